@@ -1,0 +1,95 @@
+//! The model bundle: the contract between `training/` and this crate.
+//!
+//! `model.json` describes the model and holds the sha256 of `model.onnx` and `tokenizer.json`;
+//! a bundle is only accepted when the hashes, the labels and the normalisation version match.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::EdgeError;
+use crate::normalize::NORMALIZATION_VERSION;
+
+pub const LABELS: [&str; 2] = ["negative", "positive"];
+
+/// `model.json`. Fields this crate does not interpret (metrics, provenance) are kept as JSON so
+/// they can be served as they are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelCard {
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub approach: Option<String>,
+    pub labels: Vec<String>,
+    pub max_length: usize,
+    pub normalization_version: u32,
+    pub metrics: serde_json::Value,
+    pub mlflow: serde_json::Value,
+    pub data: serde_json::Value,
+    pub sha256: BTreeMap<String, String>,
+}
+
+/// The three files of a bundle, verified against each other.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    pub card: ModelCard,
+    pub onnx: Vec<u8>,
+    pub tokenizer: Vec<u8>,
+}
+
+impl Bundle {
+    /// Read `model.json`, `model.onnx` and `tokenizer.json` from `dir`.
+    pub fn from_dir(dir: &Path) -> Result<Self, EdgeError> {
+        let read = |file: &'static str| {
+            std::fs::read(dir.join(file)).map_err(|e| EdgeError::bundle(file, e))
+        };
+        Self::from_parts(
+            &read("model.json")?,
+            read("model.onnx")?,
+            read("tokenizer.json")?,
+        )
+    }
+
+    /// Build a bundle from the files' bytes (as embedded in a component) and verify it.
+    pub fn from_parts(
+        model_json: &[u8],
+        onnx: Vec<u8>,
+        tokenizer: Vec<u8>,
+    ) -> Result<Self, EdgeError> {
+        let card: ModelCard =
+            serde_json::from_slice(model_json).map_err(|e| EdgeError::bundle("model.json", e))?;
+        if card.labels != LABELS {
+            return Err(EdgeError::bundle(
+                "model.json",
+                format!("labels must be {LABELS:?}, not {:?}", card.labels),
+            ));
+        }
+        if card.normalization_version != NORMALIZATION_VERSION {
+            return Err(EdgeError::bundle(
+                "model.json",
+                format!(
+                    "normalisation version {} but this build implements {NORMALIZATION_VERSION}",
+                    card.normalization_version
+                ),
+            ));
+        }
+        verify_sha256(&card, "model.onnx", &onnx)?;
+        verify_sha256(&card, "tokenizer.json", &tokenizer)?;
+        Ok(Self {
+            card,
+            onnx,
+            tokenizer,
+        })
+    }
+}
+
+fn verify_sha256(card: &ModelCard, file: &'static str, bytes: &[u8]) -> Result<(), EdgeError> {
+    let actual = format!("{:x}", Sha256::digest(bytes));
+    match card.sha256.get(file) {
+        Some(expected) if *expected == actual => Ok(()),
+        Some(_) => Err(EdgeError::bundle(file, "sha256 differs from model.json")),
+        None => Err(EdgeError::bundle(file, "no sha256 in model.json")),
+    }
+}

@@ -1,0 +1,16 @@
+//! Tweet sentiment inference from a Moodwing model bundle, with no dependency on any host.
+//!
+//! - [`normalize`]: the text normalisation shared with training (`normalize.py`)
+//! - [`bundle`]: the bundle contract (`model.onnx`, `tokenizer.json`, `model.json`), read and verified
+//! - [`classifier`]: tokenizer + tract-onnx, one tweet at its real token length
+//! - [`error`]: what can go wrong, as one enum
+
+pub mod bundle;
+pub mod classifier;
+pub mod error;
+pub mod normalize;
+
+pub use bundle::{Bundle, ModelCard};
+pub use classifier::{Classifier, Prediction, Sentiment};
+pub use error::EdgeError;
+pub use normalize::{NORMALIZATION_VERSION, normalize};

@@ -1,0 +1,145 @@
+//! The Rust core against the training side: every committed bundle's `golden.jsonl` holds real
+//! test tweets with the normalised text, token ids and int8 probability that Python and
+//! onnxruntime produced. Any change to a bundle file without regenerating golden fails here.
+
+use std::path::{Path, PathBuf};
+
+use moodwing_edge_model::{Bundle, Classifier, EdgeError, normalize};
+use serde::Deserialize;
+
+const TOLERANCE: f32 = 1e-3;
+
+#[derive(Deserialize)]
+struct Golden {
+    text: String,
+    normalized: String,
+    ids: Vec<u32>,
+    p_positive: f32,
+}
+
+fn bundles() -> Vec<PathBuf> {
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&models)
+        .expect("edge-model/models exists")
+        .map(|entry| entry.expect("readable entry").path())
+        .filter(|path| path.join("model.json").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn golden(dir: &Path) -> Vec<Golden> {
+    let text = std::fs::read_to_string(dir.join("golden.jsonl")).expect("golden.jsonl");
+    text.lines()
+        .map(|line| serde_json::from_str(line).expect("golden line"))
+        .collect()
+}
+
+#[test]
+fn both_served_models_are_committed() {
+    let names: Vec<String> = bundles()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.contains(&"lstm".to_owned()) && names.contains(&"bert".to_owned()),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn rust_agrees_with_python_on_every_golden_tweet() {
+    for dir in bundles() {
+        let bundle = Bundle::from_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let classifier =
+            Classifier::new(&bundle).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let lines = golden(&dir);
+        assert_eq!(lines.len(), 200, "{}", dir.display());
+        let mut worst = 0f32;
+        for line in &lines {
+            assert_eq!(
+                normalize(&line.text),
+                line.normalized,
+                "normalising {:?}",
+                line.text
+            );
+            assert_eq!(
+                classifier.token_ids(&line.text).unwrap(),
+                line.ids,
+                "tokenising {:?}",
+                line.text
+            );
+            let score = classifier.score_ids(&line.ids).unwrap();
+            worst = worst.max((score - line.p_positive).abs());
+            assert!(
+                (score - line.p_positive).abs() < TOLERANCE,
+                "{:?}: rust {score}, python {}",
+                line.text,
+                line.p_positive
+            );
+        }
+        println!(
+            "{}: {} tweets, max |rust - onnxruntime| = {worst:.2e}",
+            dir.display(),
+            lines.len()
+        );
+    }
+}
+
+#[test]
+fn predict_refuses_what_is_not_a_tweet() {
+    let bundle = Bundle::from_dir(&bundles()[0]).unwrap();
+    let classifier = Classifier::new(&bundle).unwrap();
+    assert!(matches!(classifier.predict(""), Err(EdgeError::EmptyText)));
+    assert!(matches!(
+        classifier.predict(" \n\t "),
+        Err(EdgeError::EmptyText)
+    ));
+    let long = "a".repeat(1001);
+    assert!(matches!(
+        classifier.predict(&long),
+        Err(EdgeError::TextTooLong {
+            chars: 1001,
+            limit: 1000
+        })
+    ));
+    // Anything else is scored, including text the tokenizer knows nothing of.
+    for text in [
+        "@united",
+        "http://t.co/x",
+        "😡",
+        "\u{0}\u{1c}",
+        "ok",
+        &"é".repeat(1000),
+    ] {
+        let prediction = classifier.predict(text).unwrap();
+        assert!(
+            (0.0..=1.0).contains(&prediction.score),
+            "{text:?}: {prediction:?}"
+        );
+    }
+}
+
+#[test]
+fn a_tampered_bundle_is_refused() {
+    let dir = &bundles()[0];
+    let json = std::fs::read(dir.join("model.json")).unwrap();
+    let mut onnx = std::fs::read(dir.join("model.onnx")).unwrap();
+    let tokenizer = std::fs::read(dir.join("tokenizer.json")).unwrap();
+    let last = onnx.len() - 1;
+    onnx[last] ^= 1;
+    let err = Bundle::from_parts(&json, onnx, tokenizer.clone()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "bundle file model.onnx: sha256 differs from model.json"
+    );
+
+    let mut card: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    card["normalization_version"] = 99.into();
+    let onnx = std::fs::read(dir.join("model.onnx")).unwrap();
+    let err = Bundle::from_parts(&serde_json::to_vec(&card).unwrap(), onnx, tokenizer).unwrap_err();
+    assert!(
+        err.to_string().contains("normalisation version 99"),
+        "{err}"
+    );
+}
