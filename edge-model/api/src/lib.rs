@@ -1,0 +1,35 @@
+//! The prediction API, independent of any HTTP host: a request in, a response out.
+//!
+//! | route | does |
+//! |---|---|
+//! | `POST {base}/predict` `{"text": "..."}` | one prediction |
+//! | `POST {base}/predict/batch` `{"texts": [...]}` | up to [`MAX_BATCH`] predictions |
+//! | `GET {base}/model` | the bundle's metadata and metrics |
+//! | `GET {base}/health` | liveness, with the model's name and version |
+//! | `OPTIONS {base}/...` | CORS pre-flight |
+//!
+//! Every response is JSON and carries CORS headers; every refusal is a 4xx with
+//! `{"error": {"code": "...", "message": "..."}}`.
+
+mod error;
+mod routes;
+
+pub use error::ApiError;
+pub use routes::{MAX_BATCH, MAX_BODY_BYTES, error_response, handle};
+
+/// What the API needs of a request; the host adapter fills it.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub content_type: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// What the host adapter sends back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}

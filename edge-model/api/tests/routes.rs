@@ -1,0 +1,167 @@
+//! The API as plain functions over the committed LSTM bundle (the same checks run over real HTTP
+//! against the WebAssembly component in `host-tests`).
+
+use std::path::Path;
+use std::sync::LazyLock;
+
+use moodwing_edge_api::{ApiRequest, ApiResponse, MAX_BODY_BYTES, handle};
+use moodwing_edge_model::{Bundle, Classifier};
+use serde_json::{Value, json};
+
+static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(|| {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/lstm");
+    Classifier::new(&Bundle::from_dir(&dir).expect("bundle")).expect("classifier")
+});
+
+fn call(method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (ApiResponse, Value) {
+    let response = handle(
+        &CLASSIFIER,
+        "/api",
+        ApiRequest {
+            method,
+            path,
+            content_type,
+            body,
+        },
+    );
+    let json = if response.body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&response.body).expect("JSON body")
+    };
+    (response, json)
+}
+
+fn header<'a>(response: &'a ApiResponse, name: &str) -> Option<&'a str> {
+    response
+        .headers
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn predict_returns_label_score_model_and_latency() {
+    let body = json!({"text": "@united worst service ever, never again"}).to_string();
+    let (response, json) = call(
+        "POST",
+        "/api/predict",
+        Some("application/json"),
+        body.as_bytes(),
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(json["label"], "negative");
+    assert_eq!(json["model"]["name"], "moodwing-lstm");
+    assert!(json["latency_ms"].as_f64().unwrap() >= 0.0);
+    assert_eq!(header(&response, "access-control-allow-origin"), Some("*"));
+}
+
+#[test]
+fn every_refusal_has_its_status_and_code() {
+    let cases: [(&str, &str, Option<&str>, Vec<u8>, u16, &str); 8] = [
+        (
+            "POST",
+            "/api/predict",
+            Some("application/json"),
+            br#"{"text": ""}"#.to_vec(),
+            422,
+            "empty_text",
+        ),
+        (
+            "POST",
+            "/api/predict",
+            Some("application/json"),
+            b"{".to_vec(),
+            400,
+            "invalid_json",
+        ),
+        (
+            "POST",
+            "/api/predict",
+            Some("application/json"),
+            b"{\"text\": \"\xff\"}".to_vec(),
+            400,
+            "invalid_utf8",
+        ),
+        (
+            "POST",
+            "/api/predict",
+            Some("text/json"),
+            br#"{"text": "a"}"#.to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "POST",
+            "/api/predict",
+            Some("application/json"),
+            vec![b' '; MAX_BODY_BYTES + 1],
+            413,
+            "payload_too_large",
+        ),
+        (
+            "PUT",
+            "/api/predict",
+            Some("application/json"),
+            br#"{"text": "a"}"#.to_vec(),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            "POST",
+            "/api/health",
+            None,
+            Vec::new(),
+            405,
+            "method_not_allowed",
+        ),
+        ("GET", "/elsewhere", None, Vec::new(), 404, "not_found"),
+    ];
+    for (method, path, content_type, body, status, code) in cases {
+        let (response, json) = call(method, path, content_type, &body);
+        assert_eq!(
+            (response.status, json["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{method} {path}"
+        );
+        assert!(
+            json["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+}
+
+#[test]
+fn preflight_is_answered_without_a_body() {
+    let (response, json) = call("OPTIONS", "/api/predict/batch", None, b"");
+    assert_eq!(response.status, 204);
+    assert_eq!(json, Value::Null);
+    assert_eq!(
+        header(&response, "access-control-allow-methods"),
+        Some("GET, POST, OPTIONS")
+    );
+}
+
+#[test]
+fn batch_validates_every_text_before_scoring() {
+    let body = json!({"texts": ["great crew", "x".repeat(1001)]}).to_string();
+    let (response, json) = call(
+        "POST",
+        "/api/predict/batch",
+        Some("application/json"),
+        body.as_bytes(),
+    );
+    assert_eq!(response.status, 422);
+    assert_eq!(json["error"]["code"], "text_too_long");
+
+    let body = json!({"texts": ["great crew", "lost my bag"]}).to_string();
+    let (response, json) = call(
+        "POST",
+        "/api/predict/batch",
+        Some("application/json"),
+        body.as_bytes(),
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(json["predictions"].as_array().unwrap().len(), 2);
+}
