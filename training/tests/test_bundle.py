@@ -1,0 +1,74 @@
+"""Bundles: built from a registered model, validated, and the committed ones checked with onnxruntime."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from tokenizers import Tokenizer
+
+from moodwing_training import bundle
+from moodwing_training.neural import encode
+from moodwing_training.normalize import normalize
+from moodwing_training.onnx_export import OnnxClassifier
+
+MODELS = Path(__file__).resolve().parents[2] / "edge-model" / "models"
+COMMITTED = sorted(p for p in MODELS.iterdir() if (p / "model.json").is_file())
+
+
+@pytest.fixture(scope="module")
+def built(lstm_run, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bundle") / "lstm"
+    bundle.build("moodwing-lstm", out)
+    return out
+
+
+def test_built_bundle_is_complete_and_int8(built) -> None:
+    card = bundle.validate(built)
+    assert card["name"] == "moodwing-lstm" and card["labels"] == ["negative", "positive"]
+    graph = onnx.load(str(built / "model.onnx"))
+    assert not any(t.data_location == onnx.TensorProto.EXTERNAL for t in graph.graph.initializer)
+    ops = {n.op_type for n in graph.graph.node}
+    assert "DequantizeLinear" in ops and "DynamicQuantizeLinear" not in ops
+    # The embedding table reaches its Gather through a DequantizeLinear of an int8 initializer.
+    int8 = {t.name for t in graph.graph.initializer if t.data_type == onnx.TensorProto.INT8}
+    dequantized = {n.output[0]: n.input[0] for n in graph.graph.node if n.op_type == "DequantizeLinear"}
+    gather = next(n for n in graph.graph.node if n.op_type == "Gather")
+    assert dequantized.get(gather.input[0]) in int8
+    assert card["metrics"]["int8"]["size_mb"] < card["metrics"]["fp32"]["size_mb"]
+    lines = (built / "golden.jsonl").read_text(encoding="ascii").splitlines()
+    assert 20 <= len(lines) <= bundle.GOLDEN_COUNT
+
+
+def test_tampered_bundle_is_rejected(built, tmp_path) -> None:
+    copy = shutil.copytree(built, tmp_path / "copy")
+    with (copy / "tokenizer.json").open("a") as handle:
+        handle.write(" ")
+    with pytest.raises(bundle.BundleError, match=r"tokenizer\.json: sha256 differs"):
+        bundle.validate(copy)
+    shutil.copyfile(built / "tokenizer.json", copy / "tokenizer.json")
+    bundle.validate(copy)
+    (copy / "golden.jsonl").unlink()
+    with pytest.raises(bundle.BundleError, match=r"no golden\.jsonl"):
+        bundle.validate(copy)
+
+
+def test_there_are_committed_bundles() -> None:
+    assert {p.name for p in COMMITTED} >= {"lstm", "bert"}
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=[p.name for p in COMMITTED])
+def test_committed_bundle_matches_its_golden(path: Path) -> None:
+    card = bundle.validate(path)
+    assert card["metrics"]["fp32"]["accuracy"] - card["metrics"]["int8"]["accuracy"] < bundle.MAX_ACCURACY_LOSS
+    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    classifier = OnnxClassifier(path / "model.onnx", tokenizer)
+    golden = [json.loads(line) for line in (path / "golden.jsonl").read_text(encoding="ascii").splitlines()]
+    assert len(golden) == bundle.GOLDEN_COUNT
+    for line in golden:
+        assert normalize(line["text"]) == line["normalized"]
+        assert encode(tokenizer, [line["text"]])[0] == line["ids"]
+    p = np.array([classifier.predict_ids(line["ids"]) for line in golden])
+    np.testing.assert_allclose(p, [line["p_positive"] for line in golden], atol=1e-5)
