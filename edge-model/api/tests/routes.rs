@@ -58,7 +58,16 @@ fn predict_returns_label_score_model_and_latency() {
 
 #[test]
 fn every_refusal_has_its_status_and_code() {
-    let cases: [(&str, &str, Option<&str>, Vec<u8>, u16, &str); 8] = [
+    // method, path, content type, body, expected status and error code
+    type Case = (
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Vec<u8>,
+        u16,
+        &'static str,
+    );
+    let cases: [Case; 8] = [
         (
             "POST",
             "/api/predict",

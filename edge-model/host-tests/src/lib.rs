@@ -1,0 +1,156 @@
+//! A component started under `wasmtime serve` on a free loopback port, and a small HTTP client.
+//!
+//! The components are built by `scripts/build-components.sh` into `target/components/`, and
+//! `wasmtime` is found on `WASMTIME`, in the tools cache, or on `PATH`; `scripts/test.sh` provides both.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Served {
+    child: Child,
+    pub base_url: String,
+}
+
+impl Served {
+    /// Serve `target/components/<name>.wasm`; waits until it answers (model load included).
+    pub fn start(name: &str, health_path: &str) -> Self {
+        let component = components_dir().join(format!("{name}.wasm"));
+        assert!(
+            component.is_file(),
+            "{} is missing: run scripts/build-components.sh first",
+            component.display()
+        );
+        let port = free_port();
+        let child = Command::new(wasmtime())
+            .args([
+                "serve",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                "-S",
+                "cli=y",
+            ])
+            .arg(&component)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("wasmtime starts");
+        let served = Self {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while served.request("GET", health_path, None, b"").is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not answer within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        served
+    }
+
+    /// Send a request; `None` only when nothing answered (connection refused or reset).
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Option<Reply> {
+        let mut request = ureq::request(method, &format!("{}{path}", self.base_url))
+            .timeout(Duration::from_secs(60));
+        if let Some(content_type) = content_type {
+            request = request.set("content-type", content_type);
+        }
+        let response = match request.send_bytes(body) {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+            Err(ureq::Error::Transport(_)) => return None,
+        };
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .map(|name| {
+                let value = response.header(&name).unwrap_or_default().to_owned();
+                (name, value)
+            })
+            .collect();
+        let status = response.status();
+        let body = response.into_string().unwrap_or_default();
+        Some(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> Reply {
+        self.request(
+            "POST",
+            path,
+            Some("application/json"),
+            body.to_string().as_bytes(),
+        )
+        .expect("an answer")
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+fn components_dir() -> PathBuf {
+    std::env::var_os("MOODWING_COMPONENTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/components"))
+}
+
+fn wasmtime() -> PathBuf {
+    if let Some(path) = std::env::var_os("WASMTIME") {
+        return PathBuf::from(path);
+    }
+    let cache = std::env::var_os("MOODWING_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/moodwing")));
+    match cache.map(|dir| dir.join("tools/bin/wasmtime")) {
+        Some(path) if path.is_file() => path,
+        _ => PathBuf::from("wasmtime"),
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("local address").port()
+}

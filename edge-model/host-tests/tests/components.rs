@@ -1,0 +1,228 @@
+//! The built components, really served by `wasmtime serve`, over real HTTP: every route, every
+//! kind of bad input, and the golden tweets of each bundle.
+
+use moodwing_edge_host_tests::{Reply, Served, workspace_root};
+use serde_json::{Value, json};
+
+const JSON: Option<&str> = Some("application/json");
+
+fn assert_error(reply: &Reply, status: u16, code: &str) {
+    assert_eq!(reply.status, status, "{reply:?}");
+    assert_eq!(reply.json()["error"]["code"], code, "{reply:?}");
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("*"),
+        "{reply:?}"
+    );
+}
+
+fn golden(model: &str) -> Vec<Value> {
+    let path = workspace_root().join(format!("edge-model/models/{model}/golden.jsonl"));
+    std::fs::read_to_string(path)
+        .expect("golden.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect()
+}
+
+fn check_golden(served: &Served, base: &str, model: &str) {
+    for line in golden(model).iter().take(40) {
+        let reply = served.post_json(&format!("{base}/predict"), &json!({"text": line["text"]}));
+        assert_eq!(reply.status, 200, "{reply:?}");
+        let body = reply.json();
+        let expected = line["p_positive"].as_f64().unwrap();
+        let score = body["score"].as_f64().unwrap();
+        assert!(
+            (score - expected).abs() < 1e-3,
+            "{}: component {score}, onnxruntime {expected}",
+            line["text"]
+        );
+        let label = if score >= 0.5 { "positive" } else { "negative" };
+        assert_eq!(body["label"], label);
+    }
+}
+
+#[test]
+fn lstm_component_serves_every_route() {
+    let served = Served::start("sentiment-lstm", "/api/health");
+
+    let reply = served.post_json(
+        "/api/predict",
+        &json!({"text": "@united you lost my bag AGAIN. worst airline ever"}),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+    let body = reply.json();
+    assert_eq!(body["label"], "negative", "{body}");
+    assert!(body["score"].as_f64().unwrap() < 0.5);
+    assert_eq!(body["model"]["name"], "moodwing-lstm");
+    assert!(body["latency_ms"].as_f64().unwrap() >= 0.0);
+
+    let reply = served.post_json(
+        "/api/predict",
+        &json!({"text": "Thank you @JetBlue, amazing crew and a smooth flight!"}),
+    );
+    assert_eq!(reply.json()["label"], "positive", "{reply:?}");
+
+    let reply = served.post_json(
+        "/api/predict/batch",
+        &json!({"texts": ["love it", "hate it", "flight delayed 5 hours"]}),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let predictions = reply.json()["predictions"].as_array().unwrap().clone();
+    assert_eq!(predictions.len(), 3);
+
+    let reply = served.request("GET", "/api/model", None, b"").unwrap();
+    assert_eq!(reply.status, 200);
+    let card = reply.json();
+    assert_eq!(card["labels"], json!(["negative", "positive"]));
+    assert!(card["metrics"]["int8"]["accuracy"].as_f64().unwrap() > 0.8);
+
+    let reply = served.request("GET", "/api/health", None, b"").unwrap();
+    assert_eq!(reply.json()["status"], "ok");
+
+    let reply = served
+        .request("OPTIONS", "/api/predict", None, b"")
+        .unwrap();
+    assert_eq!(reply.status, 204);
+    assert_eq!(
+        reply.header("access-control-allow-methods"),
+        Some("GET, POST, OPTIONS")
+    );
+    assert_eq!(
+        reply.header("access-control-allow-headers"),
+        Some("content-type")
+    );
+
+    check_golden(&served, "/api", "lstm");
+}
+
+#[test]
+fn lstm_component_refuses_bad_input() {
+    let served = Served::start("sentiment-lstm", "/api/health");
+    let post = |body: &[u8], content_type: Option<&str>| {
+        served
+            .request("POST", "/api/predict", content_type, body)
+            .unwrap()
+    };
+
+    assert_error(
+        &served.post_json("/api/predict", &json!({"text": ""})),
+        422,
+        "empty_text",
+    );
+    assert_error(
+        &served.post_json("/api/predict", &json!({"text": " \n\t "})),
+        422,
+        "empty_text",
+    );
+    assert_error(
+        &served.post_json("/api/predict", &json!({"text": "x".repeat(1001)})),
+        422,
+        "text_too_long",
+    );
+    assert_eq!(
+        served
+            .post_json("/api/predict", &json!({"text": "é".repeat(1000)}))
+            .status,
+        200
+    );
+    assert_error(&post(b"{\"text\": ", JSON), 400, "invalid_json");
+    assert_error(&post(b"[1, 2]", JSON), 400, "invalid_json");
+    assert_error(&post(b"{\"text\": 42}", JSON), 400, "invalid_json");
+    assert_error(&post(b"{\"txt\": \"hi\"}", JSON), 400, "invalid_json");
+    assert_error(
+        &post(b"{\"text\": \"hi\", \"extra\": 1}", JSON),
+        400,
+        "invalid_json",
+    );
+    assert_error(&post(b"{\"text\": \"caf\xe9\"}", JSON), 400, "invalid_utf8");
+    assert_error(
+        &post(b"{\"text\": \"hi\"}", Some("text/plain")),
+        415,
+        "unsupported_media_type",
+    );
+    assert_error(
+        &post(b"{\"text\": \"hi\"}", None),
+        415,
+        "unsupported_media_type",
+    );
+    assert_eq!(
+        post(
+            b"{\"text\": \"hi\"}",
+            Some("application/json; charset=utf-8")
+        )
+        .status,
+        200
+    );
+    let huge = json!({"text": "a".repeat(70 * 1024)}).to_string();
+    assert_error(&post(huge.as_bytes(), JSON), 413, "payload_too_large");
+
+    let reply = served.request("GET", "/api/predict", None, b"").unwrap();
+    assert_error(&reply, 405, "method_not_allowed");
+    assert_eq!(reply.header("allow"), Some("POST, OPTIONS"));
+    assert_error(
+        &served.request("DELETE", "/api/model", None, b"").unwrap(),
+        405,
+        "method_not_allowed",
+    );
+    assert_error(
+        &served.request("GET", "/api/nothing", None, b"").unwrap(),
+        404,
+        "not_found",
+    );
+    assert_error(
+        &served.request("GET", "/", None, b"").unwrap(),
+        404,
+        "not_found",
+    );
+
+    assert_error(
+        &served.post_json("/api/predict/batch", &json!({"texts": []})),
+        422,
+        "batch_size",
+    );
+    assert_error(
+        &served.post_json("/api/predict/batch", &json!({"texts": vec!["ok"; 33]})),
+        422,
+        "batch_size",
+    );
+    assert_error(
+        &served.post_json("/api/predict/batch", &json!({"texts": ["fine", ""]})),
+        422,
+        "empty_text",
+    );
+
+    // Still serving after all of that.
+    assert_eq!(
+        served
+            .post_json("/api/predict", &json!({"text": "still alive?"}))
+            .status,
+        200
+    );
+}
+
+#[test]
+fn bert_component_serves_its_own_routes() {
+    let served = Served::start("sentiment-bert", "/api/bert/health");
+    let reply = served.post_json(
+        "/api/bert/predict",
+        &json!({"text": "@AmericanAir thanks for the upgrade, lovely crew"}),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let body = reply.json();
+    assert_eq!(body["model"]["name"], "moodwing-bert");
+    assert_eq!(body["label"], "positive", "{body}");
+    assert_error(
+        &served.post_json("/api/bert/predict", &json!({"text": ""})),
+        422,
+        "empty_text",
+    );
+    assert_error(
+        &served.request("GET", "/api/predict", None, b"").unwrap(),
+        404,
+        "not_found",
+    );
+    check_golden(&served, "/api/bert", "bert");
+}
