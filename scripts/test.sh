@@ -7,8 +7,8 @@ export MLFLOW_DISABLE_TELEMETRY=true HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 native=(--workspace --exclude moodwing-edge-component)
 
 stage "python: install" python_env
-stage "python: ruff" "$VENV/bin/ruff" check training
-stage "python: ruff format" "$VENV/bin/ruff" format --check training
+stage "python: ruff" "$VENV/bin/ruff" check training bench
+stage "python: ruff format" "$VENV/bin/ruff" format --check training bench
 stage "python: pytest" "$VENV/bin/python" -m pytest training/tests -q
 
 stage "rust: tools" rust_tools
