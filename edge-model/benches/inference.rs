@@ -26,7 +26,12 @@ fn main() {
         let texts: Vec<String> = std::fs::read_to_string(dir.join("golden.jsonl"))
             .expect("golden.jsonl")
             .lines()
-            .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("json")["text"].as_str().expect("text").to_owned())
+            .map(|line| {
+                serde_json::from_str::<serde_json::Value>(line).expect("json")["text"]
+                    .as_str()
+                    .expect("text")
+                    .to_owned()
+            })
             .collect();
         let mut timings = Vec::with_capacity(texts.len() * ROUNDS);
         for _ in 0..ROUNDS {
