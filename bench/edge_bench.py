@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from moodwing_training.onnx_export import OnnxClassifier
 from tokenizers import Tokenizer
+
+from moodwing_training.onnx_export import OnnxClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = {"lstm": "/api", "bert": "/api/bert"}
