@@ -7,6 +7,7 @@ use tokenizers::Tokenizer;
 use tract_onnx::prelude::*;
 
 use crate::bundle::{Bundle, ModelCard};
+use crate::dequantize::fold_constant_dequantize;
 use crate::error::EdgeError;
 use crate::normalize::normalize;
 
@@ -134,10 +135,11 @@ fn tensor_of(values: Vec<i64>) -> Result<Tensor, EdgeError> {
 }
 
 fn optimized_plan(onnx: &[u8]) -> TractResult<Plan> {
-    // onnxruntime's quantiser leaves value_info tract cannot unify with symbolic shapes.
-    let mut model = tract_onnx::onnx()
-        .with_ignore_value_info(true)
-        .model_for_read(&mut Cursor::new(onnx))?;
+    // Value infos are ignored: tract could not always unify them with the symbolic token length.
+    let framework = tract_onnx::onnx().with_ignore_value_info(true);
+    let mut proto = framework.proto_model_for_read(&mut Cursor::new(onnx))?;
+    fold_constant_dequantize(&mut proto);
+    let mut model = framework.model_for_proto_model(&proto)?;
     let tokens = model.symbols.sym("S");
     for input in 0..2 {
         model.set_input_fact(input, i64::fact([1.to_dim(), tokens.to_dim()]).into())?;

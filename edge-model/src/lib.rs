@@ -3,10 +3,12 @@
 //! - [`normalize`]: the text normalisation shared with training (`normalize.py`)
 //! - [`bundle`]: the bundle contract (`model.onnx`, `tokenizer.json`, `model.json`), read and verified
 //! - [`classifier`]: tokenizer + tract-onnx, one tweet at its real token length
+//! - `dequantize`: the bundle's int8 weights back to fp32, once, at load
 //! - [`error`]: what can go wrong, as one enum
 
 pub mod bundle;
 pub mod classifier;
+mod dequantize;
 pub mod error;
 pub mod normalize;
 
