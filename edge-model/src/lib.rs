@@ -3,7 +3,7 @@
 //! - [`normalize`]: the text normalisation shared with training (`normalize.py`)
 //! - [`bundle`]: the bundle contract (`model.onnx`, `tokenizer.json`, `model.json`), read and verified
 //! - [`classifier`]: tokenizer + tract-onnx, one tweet at its real token length
-//! - `dequantize`: the bundle's int8 weights back to fp32, once, at load
+//! - `dequantize`: the bundle's int8 weights to fp32 once at load; embedding tables stay int8
 //! - [`error`]: what can go wrong, as one enum
 
 pub mod bundle;
