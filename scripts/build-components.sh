@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
 # Build the Spin components (wasm32-wasip2, +simd128, release: LTO, one codegen unit, stripped)
 # into target/components/sentiment-<model>.wasm. Usage: build-components.sh [lstm] [bert]
+#
+# The custom model is pre-initialized with wizer, so every fresh instance starts with it already
+# built. MiniLM is not: its built model (fp32 weights beside the int8 embeddings) would make the
+# component 95 MB, and both would overflow Fermyon Cloud's 100 MB per-app quota; its instances
+# build it on their first request instead (see README's benchmark).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
 models=("$@")
 [[ ${#models[@]} -gt 0 ]] || models=(lstm bert)
-rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+rust_tools >/dev/null
 mkdir -p target/components
 for model in "${models[@]}"; do
   echo "building sentiment-$model.wasm"
   cargo build --release --locked --target wasm32-wasip2 -p moodwing-edge-component \
     --no-default-features --features "$model"
-  cp target/wasm32-wasip2/release/moodwing_edge_component.wasm "target/components/sentiment-$model.wasm"
+  built=target/wasm32-wasip2/release/moodwing_edge_component.wasm
+  if [[ $model == lstm ]]; then
+    # --keep-init-func: wasmtime 48's wizer otherwise leaves a dangling export (wasmtime#13168).
+    "$WASMTIME" wizer -S cli=y -S http --keep-init-func=true "$built" -o "target/components/sentiment-$model.wasm"
+  else
+    cp "$built" "target/components/sentiment-$model.wasm"
+  fi
   ls -l "target/components/sentiment-$model.wasm"
 done

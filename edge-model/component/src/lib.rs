@@ -4,6 +4,7 @@
 //! `--no-default-features --features bert` (served under `/api/bert`).
 
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use moodwing_edge_api::{
@@ -32,21 +33,99 @@ mod embedded {
 #[cfg(not(any(feature = "lstm", feature = "bert")))]
 compile_error!("enable the `lstm` or the `bert` feature: one bundle must be embedded");
 
-/// Built once per component instance.
-fn classifier() -> Result<&'static Classifier, ApiError> {
+/// Built once per component instance; also says how long it took when this call built it.
+fn classifier() -> Result<(&'static Classifier, Option<Duration>), ApiError> {
     static CLASSIFIER: OnceLock<Result<Classifier, String>> = OnceLock::new();
-    CLASSIFIER
+    let mut built_in = None;
+    let classifier = CLASSIFIER
         .get_or_init(|| {
+            let started = Instant::now();
             let bundle = Bundle::from_parts(
                 embedded::MODEL_JSON,
                 embedded::MODEL_ONNX.to_vec(),
                 embedded::TOKENIZER.to_vec(),
             )
             .map_err(|e| e.to_string())?;
-            Classifier::new(&bundle).map_err(|e| e.to_string())
+            let classifier = Classifier::new(&bundle).map_err(|e| e.to_string());
+            built_in = Some(started.elapsed());
+            classifier
         })
         .as_ref()
-        .map_err(|reason| ApiError::Internal(reason.clone()))
+        .map_err(|reason| ApiError::Internal(reason.clone()))?;
+    Ok((classifier, built_in))
+}
+
+/// `wasmtime wizer` calls this export once at build time and snapshots the memory it leaves, so
+/// every instance starts with the model already built. Without pre-initialization the first
+/// request of each instance builds it instead.
+mod preinit {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// While the model is built for the snapshot, freed memory is zeroed: wizer stores only the
+    /// non-zero bytes, so the parser's and optimizer's garbage stays out of the component.
+    struct ZeroFreedWhileInitializing;
+
+    static INITIALIZING: AtomicBool = AtomicBool::new(false);
+
+    #[global_allocator]
+    static ALLOCATOR: ZeroFreedWhileInitializing = ZeroFreedWhileInitializing;
+
+    // SAFETY: every call is forwarded to `System`; `dealloc` only writes inside the block it frees.
+    unsafe impl GlobalAlloc for ZeroFreedWhileInitializing {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            unsafe { System.alloc_zeroed(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            if INITIALIZING.load(Ordering::Relaxed) {
+                unsafe { ptr.write_bytes(0, layout.size()) };
+                // Without this the optimizer drops the stores to memory that is freed next.
+                std::hint::black_box(ptr);
+            }
+            unsafe { System.dealloc(ptr, layout) }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            if !INITIALIZING.load(Ordering::Relaxed) {
+                return unsafe { System.realloc(ptr, layout, new_size) };
+            }
+            // Move instead of resizing in place, so the old block goes through `dealloc`.
+            let Ok(new_layout) = Layout::from_size_align(new_size, layout.align()) else {
+                return std::ptr::null_mut();
+            };
+            let new_ptr = unsafe { System.alloc(new_layout) };
+            if !new_ptr.is_null() {
+                unsafe {
+                    std::ptr::copy_nonoverlapping(ptr, new_ptr, layout.size().min(new_size));
+                    self.dealloc(ptr, layout);
+                }
+            }
+            new_ptr
+        }
+    }
+
+    wit_bindgen::generate!({
+        inline: "package moodwing:preinit; world preinit { export wizer-initialize: func(); }",
+        world: "preinit",
+    });
+
+    struct Preinit;
+
+    impl Guest for Preinit {
+        fn wizer_initialize() {
+            // A failure here is kept in the snapshot and answered as a 500 by every request.
+            INITIALIZING.store(true, Ordering::Relaxed);
+            let _ = super::classifier();
+            INITIALIZING.store(false, Ordering::Relaxed);
+        }
+    }
+
+    export!(Preinit);
 }
 
 #[http_component]
@@ -64,9 +143,11 @@ async fn serve(request: IncomingRequest) -> Response {
         .first()
         .and_then(|value| String::from_utf8(value.clone()).ok());
 
-    let response = match (read_body(request).await, classifier()) {
+    let mut model_load = None;
+    let mut response = match (read_body(request).await, classifier()) {
         (Err(error), _) | (_, Err(error)) => error_response(&error),
-        (Ok(body), Ok(classifier)) => {
+        (Ok(body), Ok((classifier, built_in))) => {
+            model_load = built_in;
             let request = ApiRequest {
                 method: &method,
                 path: &path,
@@ -76,6 +157,14 @@ async fn serve(request: IncomingRequest) -> Response {
             handle(classifier, embedded::BASE, request)
         }
     };
+    // Tells a client (and the tests) which requests paid for building the model: none should,
+    // once the component is pre-initialized.
+    if let Some(took) = model_load {
+        let ms = took.as_secs_f64() * 1e3;
+        response
+            .headers
+            .push(("server-timing", format!("model-load;dur={ms:.1}")));
+    }
     into_spin(response)
 }
 

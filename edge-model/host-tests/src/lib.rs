@@ -16,6 +16,15 @@ pub struct Served {
 impl Served {
     /// Serve `target/components/<name>.wasm`; waits until it answers (model load included).
     pub fn start(name: &str, health_path: &str) -> Self {
+        Self::start_with(name, health_path, &[])
+    }
+
+    /// Serve it with a fresh component instance for every request, as Spin may.
+    pub fn start_fresh_per_request(name: &str, health_path: &str) -> Self {
+        Self::start_with(name, health_path, &["--max-instance-reuse-count", "1"])
+    }
+
+    fn start_with(name: &str, health_path: &str, serve_args: &[&str]) -> Self {
         let component = components_dir().join(format!("{name}.wasm"));
         assert!(
             component.is_file(),
@@ -31,6 +40,7 @@ impl Served {
                 "-S",
                 "cli=y",
             ])
+            .args(serve_args)
             .arg(&component)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

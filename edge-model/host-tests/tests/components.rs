@@ -226,3 +226,21 @@ fn bert_component_serves_its_own_routes() {
     );
     check_golden(&served, "/api/bert", "bert");
 }
+
+/// The custom model is pre-initialized: no request of a fresh instance builds it. MiniLM is not
+/// (see scripts/build-components.sh), and says so.
+#[test]
+fn only_the_preinitialized_component_skips_the_model_build() {
+    let lstm = Served::start_fresh_per_request("sentiment-lstm", "/api/health");
+    let bert = Served::start_fresh_per_request("sentiment-bert", "/api/bert/health");
+    for _ in 0..3 {
+        let reply = lstm.post_json("/api/predict", &json!({"text": "on time, thanks"}));
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert_eq!(reply.header("server-timing"), None, "{reply:?}");
+
+        let reply = bert.post_json("/api/bert/predict", &json!({"text": "on time, thanks"}));
+        assert_eq!(reply.status, 200, "{reply:?}");
+        let timing = reply.header("server-timing").unwrap_or_default();
+        assert!(timing.starts_with("model-load;dur="), "{reply:?}");
+    }
+}
