@@ -1,2 +1,22 @@
-//! The Moodwing cloud API: durable feedback store and Application Insights traces.
-//! Not built yet: see the feedback-loop issue.
+//! The Moodwing cloud API: what people say about predictions, kept durably and traced to
+//! Application Insights.
+//!
+//! - [`feedback`]: a validation or a rejection, as posted by the web UI, and its checks
+//! - [`store`]: SQLite in WAL mode; a feedback is committed before it is acknowledged
+//! - [`alert`]: the rejection alert rule (3 in 5 minutes), evaluated locally as in Azure
+//! - [`exporter`]: the outbox: unsent rows go to Application Insights as `customEvents`, and are
+//!   marked sent only once the ingestion endpoint accepted them
+//! - [`routes`]: the HTTP API (`/api/feedback`, `/api/feedback/stats`, `/api/health`)
+//! - [`config`]: everything set from the environment, with local defaults
+
+pub mod alert;
+pub mod config;
+pub mod error;
+pub mod exporter;
+pub mod feedback;
+pub mod routes;
+pub mod store;
+
+pub use config::Config;
+pub use error::ApiError;
+pub use store::Store;

@@ -1,0 +1,186 @@
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use opentelemetry::trace::{
+    Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter, SpanLinks};
+use tokio::sync::Notify;
+
+use crate::store::{Store, StoreError, Stored};
+
+/// Rows sent in one request to the ingestion endpoint.
+const BATCH: usize = 50;
+/// The longest wait between two attempts while the endpoint fails.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("APPLICATIONINSIGHTS_CONNECTION_STRING: {0}")]
+    ConnectionString(String),
+    #[error("MOODWING_INGESTION_CA {path}: {reason}")]
+    Certificate { path: String, reason: String },
+    #[error("building the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+pub type AppInsights = opentelemetry_application_insights::Exporter<reqwest::Client>;
+
+/// The Application Insights exporter over `reqwest` (rustls), trusting `extra_ca` beside the
+/// system's roots.
+pub fn app_insights(
+    connection_string: &str,
+    extra_ca: Option<&Path>,
+) -> Result<AppInsights, ExportError> {
+    // Several crates could pick a TLS crypto provider; this binary uses ring. Installing twice
+    // (tests) is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut client = reqwest::Client::builder().timeout(Duration::from_secs(30));
+    if let Some(path) = extra_ca {
+        let certificate = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| reqwest::Certificate::from_pem(&pem).map_err(|e| e.to_string()))
+            .map_err(|reason| ExportError::Certificate {
+                path: path.display().to_string(),
+                reason,
+            })?;
+        client = client.tls_certs_merge([certificate]);
+    }
+    let mut exporter = AppInsights::new_from_connection_string(connection_string, client.build()?)
+        .map_err(|e| ExportError::ConnectionString(e.to_string()))?
+        .with_retry_notify(|error, wait| {
+            tracing::warn!(%error, ?wait, "App Insights ingestion failed; the exporter retries");
+        });
+    exporter.set_resource(
+        &Resource::builder_empty()
+            .with_service_name("moodwing-cloud-api")
+            .build(),
+    );
+    Ok(exporter)
+}
+
+/// Send the outbox to App Insights, forever: unsent rows oldest first, marked sent only after the
+/// ingestion endpoint accepted them; on failure, wait (doubling up to a minute) and try again.
+/// `new_feedback` wakes it early.
+pub async fn run_outbox(
+    store: Store,
+    exporter: AppInsights,
+    interval: Duration,
+    new_feedback: Arc<Notify>,
+) {
+    let mut backoff = interval;
+    loop {
+        match export_batch(&store, &exporter).await {
+            Ok(0) => {
+                backoff = interval;
+                let _ = tokio::time::timeout(interval, new_feedback.notified()).await;
+            }
+            Ok(sent) => {
+                backoff = interval;
+                tracing::info!(sent, "feedback exported to App Insights");
+            }
+            Err(error) => {
+                tracing::warn!(%error, retry_in = ?backoff, "feedback export failed; kept in the outbox");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum BatchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("ingestion: {0}")]
+    Ingestion(String),
+}
+
+/// One batch; how many rows were sent.
+async fn export_batch(store: &Store, exporter: &AppInsights) -> Result<usize, BatchError> {
+    let pending = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.unexported(BATCH))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??
+    };
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let rows: Vec<i64> = pending.iter().map(|stored| stored.row).collect();
+    exporter
+        .export(pending.iter().map(span_for).collect())
+        .await
+        .map_err(|e| BatchError::Ingestion(e.to_string()))?;
+    let store = store.clone();
+    let sent = rows.len();
+    tokio::task::spawn_blocking(move || store.mark_exported(&rows, now_ms()))
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))??;
+    Ok(sent)
+}
+
+/// The request that brought the feedback, with the feedback as a custom event
+/// (`prediction_rejected` or `prediction_validated`) whose properties are the feedback's fields.
+pub fn span_for(stored: &Stored) -> SpanData {
+    let feedback = &stored.feedback;
+    let received =
+        UNIX_EPOCH + Duration::from_millis(u64::try_from(stored.received_at_ms).unwrap_or(0));
+    let id = feedback.id.as_u128();
+    let mut properties = vec![
+        KeyValue::new("ai.customEvent.name", feedback.verdict.event_name()),
+        KeyValue::new("feedback_id", feedback.id.to_string()),
+        KeyValue::new("text", feedback.text.clone()),
+        KeyValue::new("predicted_label", feedback.predicted_label.clone()),
+        KeyValue::new("score", feedback.score),
+        KeyValue::new("model_name", feedback.model.name.clone()),
+        KeyValue::new("model_version", feedback.model.version.clone()),
+    ];
+    for (key, value) in [
+        ("corrected_label", &feedback.corrected_label),
+        ("comment", &feedback.comment),
+        ("predicted_at", &feedback.predicted_at),
+    ] {
+        if let Some(value) = value {
+            properties.push(KeyValue::new(key, value.clone()));
+        }
+    }
+    let mut events = SpanEvents::default();
+    events
+        .events
+        .push(Event::new("ai.custom", received, properties, 0));
+    SpanData {
+        span_context: SpanContext::new(
+            TraceId::from_bytes(id.to_be_bytes()),
+            SpanId::from_bytes((id as u64).to_be_bytes()),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        ),
+        parent_span_id: SpanId::INVALID,
+        parent_span_is_remote: false,
+        span_kind: SpanKind::Server,
+        name: "POST /api/feedback".into(),
+        start_time: received,
+        end_time: received,
+        attributes: vec![
+            KeyValue::new("http.request.method", "POST"),
+            KeyValue::new("url.path", "/api/feedback"),
+            KeyValue::new("http.response.status_code", 201),
+        ],
+        dropped_attributes_count: 0,
+        events,
+        links: SpanLinks::default(),
+        status: Status::Ok,
+        instrumentation_scope: InstrumentationScope::builder("moodwing-cloud-api").build(),
+    }
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,390 @@
+//! What the integration tests run against: the real `moodwing-cloud-api` binary, and a local
+//! Application Insights ingestion endpoint over TLS that checks every envelope it receives.
+
+#![allow(dead_code)] // each test file uses its own part
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+pub const IKEY: &str = "00000000-0000-4000-8000-000000000001";
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("moodwing-{name}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An HTTP client for the tests (plain HTTP to the API).
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+#[derive(Default)]
+struct Received {
+    envelopes: Vec<Value>,
+    problems: Vec<String>,
+    /// Answer 502, as a gateway in front of an unavailable ingestion service would.
+    failing: AtomicBool,
+}
+
+/// The ingestion endpoint: `POST /v2/track`, gzip'd JSON envelopes, over TLS with a self-signed
+/// certificate the API is told to trust. It can go down and come back on the same port.
+pub struct Receiver {
+    pub addr: SocketAddr,
+    pub ca_pem: PathBuf,
+    acceptor: TlsAcceptor,
+    received: Arc<Mutex<Received>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Receiver {
+    pub async fn start(dir: &Path) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+                .unwrap();
+        let ca_pem = dir.join("ingestion-ca.pem");
+        std::fs::write(&ca_pem, certified.cert.pem()).unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            certified.signing_key.serialize_der(),
+        ));
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(certified.cert.der().to_vec())],
+                key,
+            )
+            .unwrap();
+        let mut receiver = Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            ca_pem,
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+            received: Arc::default(),
+            server: None,
+        };
+        receiver.up().await;
+        receiver
+    }
+
+    pub fn connection_string(&self) -> String {
+        format!(
+            "InstrumentationKey={IKEY};IngestionEndpoint=https://{}/",
+            self.addr
+        )
+    }
+
+    /// Accept connections (again), on the same port.
+    pub async fn up(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        let (acceptor, received) = (self.acceptor.clone(), self.received.clone());
+        self.server = Some(tokio::spawn(async move {
+            let mut connections = JoinSet::new();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (acceptor, received) = (acceptor.clone(), received.clone());
+                connections.spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(move |request| {
+                        let received = received.clone();
+                        async move { Ok::<_, hyper::Error>(track(request, &received).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        }));
+    }
+
+    /// Refuse connections, and drop the open ones (their tasks die with the server's).
+    pub async fn down(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+            let _ = server.await;
+        }
+    }
+
+    /// Answer every request with a 502 (the exporter gives up at once) until told otherwise.
+    pub fn set_failing(&self, failing: bool) {
+        self.received
+            .lock()
+            .unwrap()
+            .failing
+            .store(failing, Ordering::SeqCst);
+    }
+
+    /// The `customEvents` received, as their `baseData`.
+    pub fn events(&self) -> Vec<Value> {
+        let received = self.received.lock().unwrap();
+        assert!(
+            received.problems.is_empty(),
+            "bad envelopes: {:?}",
+            received.problems
+        );
+        received
+            .envelopes
+            .iter()
+            .filter(|e| e["name"] == "Microsoft.ApplicationInsights.Event")
+            .map(|e| e["data"]["baseData"].clone())
+            .collect()
+    }
+
+    pub fn envelopes(&self) -> Vec<Value> {
+        self.received.lock().unwrap().envelopes.clone()
+    }
+
+    /// Wait until at least `count` events arrived.
+    pub async fn wait_for_events(&self, count: usize, within: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            let events = self.events();
+            if events.len() >= count {
+                return events;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {count} events after {within:?}",
+                events.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+async fn track(request: Request<Incoming>, received: &Mutex<Received>) -> Response<Full<Bytes>> {
+    let path = request.uri().path().to_owned();
+    let gzip = request
+        .headers()
+        .get("content-encoding")
+        .is_some_and(|v| v == "gzip");
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    if received.lock().unwrap().failing.load(Ordering::SeqCst) {
+        return Response::builder()
+            .status(502)
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+    }
+    let mut problems = Vec::new();
+    if path != "/v2/track" {
+        problems.push(format!("posted to {path}"));
+    }
+    let mut text = String::new();
+    let decoded = if gzip {
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_string(&mut text)
+            .map(|_| ())
+    } else {
+        problems.push("not gzip'd".into());
+        Ok(())
+    };
+    let envelopes: Vec<Value> = match decoded
+        .map_err(|e| e.to_string())
+        .and_then(|()| serde_json::from_str::<Vec<Value>>(&text).map_err(|e| e.to_string()))
+    {
+        Ok(envelopes) => envelopes,
+        Err(error) => {
+            problems.push(format!("body: {error}"));
+            Vec::new()
+        }
+    };
+    for envelope in &envelopes {
+        problems.extend(check_envelope(envelope));
+    }
+    let count = envelopes.len();
+    let status = if problems.is_empty() { 200 } else { 400 };
+    let mut received = received.lock().unwrap();
+    received.problems.extend(problems);
+    if status == 200 {
+        received.envelopes.extend(envelopes);
+    }
+    let body = json!({"itemsReceived": count, "itemsAccepted": if status == 200 { count } else { 0 }, "errors": []});
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}
+
+/// What the ingestion service requires of an envelope (the Breeze schema, v2).
+fn check_envelope(envelope: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut require = |ok: bool, what: &str| {
+        if !ok {
+            problems.push(format!("{what}: {envelope}"));
+        }
+    };
+    require(envelope["iKey"] == IKEY, "iKey");
+    require(
+        envelope["time"]
+            .as_str()
+            .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()),
+        "time",
+    );
+    require(
+        envelope["tags"]["ai.cloud.role"] == "moodwing-cloud-api",
+        "tags.ai.cloud.role",
+    );
+    let data = &envelope["data"];
+    let expected = match envelope["name"].as_str() {
+        Some("Microsoft.ApplicationInsights.Event") => "EventData",
+        Some("Microsoft.ApplicationInsights.Request") => "RequestData",
+        _ => "a known envelope name",
+    };
+    require(data["baseType"] == expected, "data.baseType");
+    require(data["baseData"]["ver"] == 2, "data.baseData.ver");
+    require(data["baseData"]["name"].is_string(), "data.baseData.name");
+    problems
+}
+
+/// The cloud API binary, started on a free port over the given store.
+pub struct Api {
+    child: Child,
+    pub base: String,
+    pub db: PathBuf,
+}
+
+impl Api {
+    pub async fn start(db: &Path, receiver: Option<&Receiver>) -> Self {
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_moodwing-cloud-api"));
+        command
+            .env_clear()
+            .env("MOODWING_CLOUD_API_ADDR", format!("127.0.0.1:{port}"))
+            .env("MOODWING_FEEDBACK_DB", db)
+            .env("MOODWING_EXPORT_INTERVAL_MS", "100")
+            .env("MOODWING_ALLOWED_ORIGINS", "http://127.0.0.1:8080")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if let Some(receiver) = receiver {
+            command
+                .env(
+                    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+                    receiver.connection_string(),
+                )
+                .env("MOODWING_INGESTION_CA", &receiver.ca_pem);
+        }
+        let api = Self {
+            child: command.spawn().unwrap(),
+            base: format!("http://127.0.0.1:{port}"),
+            db: db.to_owned(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while client()
+            .get(format!("{}/api/health", api.base))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "the API did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        api
+    }
+
+    pub async fn post(&self, body: &Value) -> (u16, Value) {
+        let response = client()
+            .post(format!("{}/api/feedback", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        client()
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// The stored rows, read straight from SQLite: `(id, verdict, exported)`.
+    pub fn stored(&self) -> Vec<(String, String, bool)> {
+        let connection = rusqlite::Connection::open(&self.db).unwrap();
+        let mut statement = connection
+            .prepare("SELECT id, verdict, exported_at_ms IS NOT NULL FROM feedback ORDER BY row")
+            .unwrap();
+        statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn rejection(text: &str) -> Value {
+    json!({
+        "id": uuid::Uuid::new_v4(),
+        "verdict": "rejection",
+        "text": text,
+        "predicted_label": "positive",
+        "score": 0.81,
+        "model": {"name": "moodwing-lstm", "version": "1"},
+        "predicted_at": "2026-11-25T09:00:00Z",
+        "corrected_label": "negative",
+        "comment": "sarcasm"
+    })
+}

@@ -1,0 +1,146 @@
+//! Nothing acknowledged is lost: not when the ingestion endpoint is down, not when the API is killed.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Api, Receiver, client, rejection, temp_dir};
+use tokio::sync::Mutex;
+
+/// Down (connections refused, which the exporter retries itself), then failing (502s, which it
+/// gives up on at once: only the outbox keeps the rows), then up.
+#[tokio::test]
+async fn rejections_sent_while_ingestion_is_down_arrive_exactly_once() {
+    let dir = temp_dir("ingestion-down");
+    let mut receiver = Receiver::start(&dir).await;
+    let api = Api::start(&dir.join("feedback.sqlite"), Some(&receiver)).await;
+    receiver.down().await;
+
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let feedback = rejection(&format!("delayed {i} hours"));
+        assert_eq!(api.post(&feedback).await.0, 201);
+        ids.push(feedback["id"].as_str().unwrap().to_owned());
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        api.stored().iter().all(|row| !row.2),
+        "nothing is marked sent while ingestion is down"
+    );
+    assert_eq!(api.get("/api/feedback/stats").await["unexported"], 5);
+
+    receiver.set_failing(true);
+    receiver.up().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        api.stored().iter().all(|row| !row.2),
+        "nothing is marked sent after a 502"
+    );
+
+    receiver.set_failing(false);
+    receiver.wait_for_events(5, Duration::from_secs(90)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await; // time for a duplicate to show up
+    let mut arrived: HashMap<String, usize> = HashMap::new();
+    for event in receiver.events() {
+        *arrived
+            .entry(
+                event["properties"]["feedback_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+            .or_default() += 1;
+    }
+    assert_eq!(arrived.len(), 5);
+    assert!(
+        ids.iter().all(|id| arrived.get(id) == Some(&1)),
+        "{arrived:?}"
+    );
+    assert!(api.stored().iter().all(|row| row.2), "all marked sent");
+}
+
+#[tokio::test]
+async fn every_acknowledged_feedback_survives_sigkill_and_is_exported() {
+    let dir = temp_dir("sigkill");
+    let db = dir.join("feedback.sqlite");
+    let receiver = Receiver::start(&dir).await;
+    let mut api = Api::start(&db, Some(&receiver)).await;
+
+    // Four clients post as fast as they can; the API is killed in the middle of it.
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let stop_at = Instant::now() + Duration::from_secs(3);
+    let mut clients = Vec::new();
+    for worker in 0..4 {
+        let (url, acknowledged) = (format!("{}/api/feedback", api.base), acknowledged.clone());
+        clients.push(tokio::spawn(async move {
+            let client = client();
+            for i in 0.. {
+                if Instant::now() > stop_at {
+                    break;
+                }
+                let feedback = rejection(&format!("worker {worker} complaint {i}"));
+                let sent = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(feedback.to_string())
+                    .send()
+                    .await;
+                if sent.is_ok_and(|r| r.status().is_success()) {
+                    acknowledged
+                        .lock()
+                        .await
+                        .push(feedback["id"].as_str().unwrap().to_owned());
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    api.kill();
+    for worker in clients {
+        worker.await.unwrap();
+    }
+    let acknowledged: HashSet<String> = acknowledged.lock().await.iter().cloned().collect();
+    assert!(
+        acknowledged.len() >= 10,
+        "only {} acknowledged before the kill",
+        acknowledged.len()
+    );
+
+    let api = Api::start(&db, Some(&receiver)).await;
+    let stored: HashSet<String> = api.stored().into_iter().map(|row| row.0).collect();
+    let lost: Vec<&String> = acknowledged.difference(&stored).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged feedback lost: {lost:?}",
+        lost.len()
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !api.stored().iter().all(|row| row.2) {
+        assert!(
+            Instant::now() < deadline,
+            "the outbox did not drain after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let exported: HashSet<String> = receiver
+        .events()
+        .iter()
+        .map(|event| {
+            event["properties"]["feedback_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        acknowledged.is_subset(&exported),
+        "every acknowledged feedback reached App Insights"
+    );
+    println!(
+        "{} feedback acknowledged before SIGKILL, all stored and exported",
+        acknowledged.len()
+    );
+}
