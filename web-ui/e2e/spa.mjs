@@ -1,0 +1,108 @@
+// Uses the built SPA in Debian's headless Chromium as a person would, with a screenshot of each step.
+//
+//   node spa.mjs <page url> <feedback api base> <screenshot dir>
+//
+// Two journeys: a rejection that is recorded at once, then a validation whose first send fails
+// (the feedback API is made unreachable for the page) and is recorded by the Retry button.
+// Prints one JSON line with what the page showed; the caller checks the store and the receiver.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const [pageUrl, feedbackApi, shots] = process.argv.slice(2);
+if (!pageUrl || !feedbackApi || !shots) {
+  console.error("usage: node spa.mjs <page url> <feedback api base> <screenshot dir>");
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+
+const REJECTED = "@AirParadis lost my bag again and nobody answers the phone. Worst trip ever.";
+const VALIDATED = "@AirParadis thank you for the upgrade, the crew was wonderful!";
+const TIMEOUT = 30_000;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync"],
+});
+let step = 0;
+const failures = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+  page.setDefaultTimeout(TIMEOUT);
+  page.on("pageerror", (error) => failures.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") console.error(`browser console: ${message.text()}`);
+  });
+  const shot = async (name) => {
+    step += 1;
+    const path = join(shots, `${String(step).padStart(2, "0")}-${name}.png`);
+    await page.screenshot({ path, fullPage: true });
+    console.error(`screenshot ${path}`);
+  };
+  const expect = (ok, what) => { if (!ok) failures.push(what); };
+
+  await page.goto(pageUrl);
+  await page.locator("#tweet").waitFor();
+  expect(await page.locator("#predict").isDisabled(), "Predict is enabled with an empty tweet");
+  await shot("empty");
+
+  // Over the limit: the count turns red, the reason is shown, Predict stays disabled.
+  await page.locator("#tweet").fill("a".repeat(281));
+  expect(await page.locator("#predict").isDisabled(), "Predict is enabled over 280 characters");
+  expect((await page.locator("form .error").textContent()).includes("1 character over the 280 limit"),
+    "no reason shown over the limit");
+
+  // Journey 1: a rejection, sent with a comment, from the keyboard where a person would use it.
+  await page.locator("#tweet").fill(REJECTED);
+  const count = await page.locator("#count").textContent();
+  expect(count === `${[...REJECTED].length} / 280`, `character count shows ${count}`);
+  await shot("typed");
+  await page.locator("#tweet").press("Control+Enter");
+  await page.locator("#label").waitFor();
+  const first = {
+    label: await page.locator("#label").textContent(),
+    model: await page.locator("#model").textContent(),
+    latency: await page.locator("#latency").textContent(),
+    confidence: await page.locator("[role=meter]").getAttribute("aria-valuenow"),
+  };
+  await shot("prediction");
+  await page.locator("#no").click();
+  await page.locator("#comment").fill("Lost luggage is never good news.");
+  await shot("rejecting");
+  await page.locator("#send-rejection").click();
+  await page.locator("#feedback-status.ok").waitFor();
+  const recorded = await page.locator("#feedback-status").textContent();
+  await shot("rejection-recorded");
+
+  // Journey 2: the feedback API is unreachable at first; the page says so and Retry records it.
+  await page.route(`${feedbackApi}/**`, (route) => route.abort("connectionrefused"));
+  await page.locator("#tweet").fill(VALIDATED);
+  await page.locator("#predict").click();
+  await page.locator("#yes").waitFor();
+  const second = { label: await page.locator("#label").textContent() };
+  await page.locator("#yes").click();
+  await page.locator("#retry").waitFor();
+  const failed = await page.locator("#feedback-status").textContent();
+  await shot("feedback-api-down");
+  await page.unroute(`${feedbackApi}/**`);
+  await page.locator("#retry").click();
+  await page.locator("#feedback-status.ok").waitFor();
+  const history = await page.locator("#history li").allTextContents();
+  await shot("validation-recorded-after-retry");
+
+  // Readable on a phone.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot("phone");
+
+  console.log(JSON.stringify({ rejected: { text: REJECTED, ...first, recorded },
+    validated: { text: VALIDATED, ...second, failed }, history }));
+} catch (error) {
+  failures.push(String(error));
+} finally {
+  await browser.close();
+}
+if (failures.length) {
+  console.error(failures.join("\n"));
+  process.exit(1);
+}

@@ -1,0 +1,258 @@
+//! The two APIs the page talks to. Every failure becomes a sentence a person can act on.
+
+use std::future::Future;
+
+use futures::future::{Either, select};
+use gloo_net::http::{Request, Response};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::config::Config;
+
+/// How long the page waits for an answer before saying so.
+const TIMEOUT_MS: u32 = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelId {
+    pub name: String,
+    pub version: String,
+}
+
+/// `POST {predict_api}/predict`'s answer.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Prediction {
+    pub label: String,
+    pub score: f64,
+    pub model: ModelId,
+    pub latency_ms: f64,
+}
+
+/// What `POST {feedback_api}/feedback` takes. The id is chosen here, so a retry is stored once.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Feedback {
+    pub id: Uuid,
+    pub verdict: &'static str,
+    pub text: String,
+    pub predicted_label: String,
+    pub score: f64,
+    pub model: ModelId,
+    pub predicted_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrected_label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+impl Feedback {
+    /// A "yes" (`rejected == false`) or a "no" about `prediction` of `text`.
+    pub fn about(
+        text: &str,
+        prediction: &Prediction,
+        predicted_at: String,
+        rejected: bool,
+        comment: &str,
+    ) -> Self {
+        let comment = comment.trim();
+        Self {
+            id: Uuid::new_v4(),
+            verdict: if rejected { "rejection" } else { "validation" },
+            text: text.to_owned(),
+            predicted_label: prediction.label.clone(),
+            score: prediction.score,
+            model: prediction.model.clone(),
+            predicted_at,
+            corrected_label: rejected.then(|| crate::tweet::opposite(&prediction.label).to_owned()),
+            comment: (rejected && !comment.is_empty()).then(|| comment.to_owned()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Receipt {
+    pub id: Uuid,
+    pub stored: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiFailure {
+    Unreachable {
+        service: &'static str,
+    },
+    Timeout {
+        service: &'static str,
+    },
+    Refused {
+        service: &'static str,
+        status: u16,
+        message: String,
+    },
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreachable { service } => write!(
+                f,
+                "The {service} cannot be reached. Check your connection and try again."
+            ),
+            Self::Timeout { service } => write!(
+                f,
+                "The {service} did not answer within {} seconds.",
+                TIMEOUT_MS / 1000
+            ),
+            Self::Refused {
+                service,
+                status,
+                message,
+            } => write!(f, "The {service} refused it ({status}): {message}"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    message: String,
+}
+
+pub async fn predict(config: &Config, text: &str) -> Result<Prediction, ApiFailure> {
+    let service = "prediction service";
+    let url = format!("{}/predict", config.predict_api);
+    post(service, &url, &serde_json::json!({ "text": text })).await
+}
+
+pub async fn send_feedback(config: &Config, feedback: &Feedback) -> Result<Receipt, ApiFailure> {
+    let service = "feedback service";
+    post(
+        service,
+        &format!("{}/feedback", config.feedback_api),
+        feedback,
+    )
+    .await
+}
+
+/// `config.json`, from beside the page.
+pub async fn load_config() -> Result<Config, String> {
+    let response = Request::get("config.json")
+        .send()
+        .await
+        .map_err(|e| format!("config.json: {e}"))?;
+    if !response.ok() {
+        return Err(format!("config.json: HTTP {}", response.status()));
+    }
+    Config::parse(
+        &response
+            .text()
+            .await
+            .map_err(|e| format!("config.json: {e}"))?,
+    )
+}
+
+async fn post<T: DeserializeOwned>(
+    service: &'static str,
+    url: &str,
+    body: &impl Serialize,
+) -> Result<T, ApiFailure> {
+    let request = Request::post(url)
+        .json(body)
+        .map_err(|e| ApiFailure::Refused {
+            service,
+            status: 0,
+            message: e.to_string(),
+        })?;
+    let response = with_timeout(service, async {
+        request
+            .send()
+            .await
+            .map_err(|_| ApiFailure::Unreachable { service })
+    })
+    .await?;
+    read(service, response).await
+}
+
+async fn read<T: DeserializeOwned>(
+    service: &'static str,
+    response: Response,
+) -> Result<T, ApiFailure> {
+    let status = response.status();
+    if response.ok() {
+        return response.json().await.map_err(|e| ApiFailure::Refused {
+            service,
+            status,
+            message: format!("unexpected answer: {e}"),
+        });
+    }
+    let message = match response.json::<ErrorBody>().await {
+        Ok(body) => body.error.message,
+        Err(_) => response.status_text(),
+    };
+    Err(ApiFailure::Refused {
+        service,
+        status,
+        message,
+    })
+}
+
+async fn with_timeout<T>(
+    service: &'static str,
+    work: impl Future<Output = Result<T, ApiFailure>>,
+) -> Result<T, ApiFailure> {
+    let work = std::pin::pin!(work);
+    let timeout = gloo_timers::future::TimeoutFuture::new(TIMEOUT_MS);
+    match select(work, timeout).await {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => Err(ApiFailure::Timeout { service }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prediction() -> Prediction {
+        Prediction {
+            label: "positive".into(),
+            score: 0.8,
+            model: ModelId {
+                name: "moodwing-lstm".into(),
+                version: "1".into(),
+            },
+            latency_ms: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_rejection_carries_the_other_label_and_the_comment() {
+        let feedback = Feedback::about(
+            "great, lost bag",
+            &prediction(),
+            "t".into(),
+            true,
+            " sarcasm ",
+        );
+        let json = serde_json::to_value(&feedback).unwrap();
+        assert_eq!(json["verdict"], "rejection");
+        assert_eq!(json["corrected_label"], "negative");
+        assert_eq!(json["comment"], "sarcasm");
+        assert_eq!(json["model"]["version"], "1");
+    }
+
+    #[test]
+    fn a_validation_has_no_correction() {
+        let json = serde_json::to_value(Feedback::about(
+            "nice",
+            &prediction(),
+            "t".into(),
+            false,
+            "x",
+        ))
+        .unwrap();
+        assert_eq!(json["verdict"], "validation");
+        assert!(json.get("corrected_label").is_none() && json.get("comment").is_none());
+    }
+}

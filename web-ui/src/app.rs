@@ -1,0 +1,341 @@
+//! The page: the tweet box, the result, "Is this right?", and this session's history.
+
+use web_sys::HtmlTextAreaElement;
+use yew::prelude::*;
+
+use crate::api::{self, Feedback, Prediction};
+use crate::config::Config;
+use crate::tweet::{TWEET_LIMIT, char_count, confidence_percent, opposite, problem};
+
+/// A prediction on screen, with the text it was made for.
+#[derive(Clone, PartialEq)]
+struct Shown {
+    text: String,
+    prediction: Prediction,
+    predicted_at: String,
+}
+
+#[derive(Clone, PartialEq)]
+enum FeedbackState {
+    /// Waiting for Yes or No.
+    Asking,
+    /// "No" was clicked: an optional comment, then send.
+    Explaining,
+    Sending,
+    Recorded {
+        rejected: bool,
+    },
+    /// Not recorded; the same feedback (same id) can be sent again.
+    Failed {
+        feedback: Box<Feedback>,
+        error: String,
+    },
+}
+
+#[derive(Clone, PartialEq)]
+struct HistoryItem {
+    text: String,
+    label: String,
+    confidence: u8,
+    verdict: Option<&'static str>,
+}
+
+#[function_component(App)]
+pub fn app() -> Html {
+    let config = use_state(|| None::<Result<Config, String>>);
+    {
+        let config = config.clone();
+        use_effect_with((), move |()| {
+            wasm_bindgen_futures::spawn_local(async move {
+                config.set(Some(api::load_config().await));
+            });
+        });
+    }
+    match &*config {
+        None => html! { <main class="page"><p class="muted">{ "Loading…" }</p></main> },
+        Some(Err(error)) => html! {
+            <main class="page"><p class="error" role="alert">{ format!("The page is misconfigured: {error}") }</p></main>
+        },
+        Some(Ok(config)) => html! { <Predictor config={config.clone()} /> },
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct PredictorProps {
+    config: Config,
+}
+
+#[function_component(Predictor)]
+fn predictor(props: &PredictorProps) -> Html {
+    let text = use_state(String::new);
+    let predicting = use_state(|| false);
+    let shown = use_state(|| None::<Shown>);
+    let predict_error = use_state(|| None::<String>);
+    let feedback = use_state(|| FeedbackState::Asking);
+    let comment = use_state(String::new);
+    let history = use_state(Vec::<HistoryItem>::new);
+
+    let on_input = {
+        let text = text.clone();
+        Callback::from(move |event: InputEvent| {
+            text.set(event.target_unchecked_into::<HtmlTextAreaElement>().value());
+        })
+    };
+
+    let predict = {
+        let (config, text, predicting, shown, predict_error, feedback, comment, history) = (
+            props.config.clone(),
+            text.clone(),
+            predicting.clone(),
+            shown.clone(),
+            predict_error.clone(),
+            feedback.clone(),
+            comment.clone(),
+            history.clone(),
+        );
+        Callback::from(move |()| {
+            if *predicting || problem(&text).is_some() {
+                return;
+            }
+            let (config, tweet) = (config.clone(), (*text).clone());
+            let (predicting, shown, predict_error, feedback, comment, history) = (
+                predicting.clone(),
+                shown.clone(),
+                predict_error.clone(),
+                feedback.clone(),
+                comment.clone(),
+                history.clone(),
+            );
+            predicting.set(true);
+            predict_error.set(None);
+            wasm_bindgen_futures::spawn_local(async move {
+                match api::predict(&config, &tweet).await {
+                    Ok(prediction) => {
+                        let mut items = (*history).clone();
+                        items.insert(
+                            0,
+                            HistoryItem {
+                                text: tweet.clone(),
+                                label: prediction.label.clone(),
+                                confidence: confidence_percent(&prediction.label, prediction.score),
+                                verdict: None,
+                            },
+                        );
+                        history.set(items);
+                        shown.set(Some(Shown {
+                            text: tweet,
+                            prediction,
+                            predicted_at: String::from(js_sys::Date::new_0().to_iso_string()),
+                        }));
+                        feedback.set(FeedbackState::Asking);
+                        comment.set(String::new());
+                    }
+                    Err(error) => predict_error.set(Some(error.to_string())),
+                }
+                predicting.set(false);
+            });
+        })
+    };
+
+    let send = {
+        let (config, feedback, history) = (props.config.clone(), feedback.clone(), history.clone());
+        Callback::from(move |to_send: Feedback| {
+            let (config, feedback, history) = (config.clone(), feedback.clone(), history.clone());
+            feedback.set(FeedbackState::Sending);
+            wasm_bindgen_futures::spawn_local(async move {
+                match api::send_feedback(&config, &to_send).await {
+                    Ok(_) => {
+                        let rejected = to_send.verdict == "rejection";
+                        let mut items = (*history).clone();
+                        if let Some(latest) = items.first_mut() {
+                            latest.verdict = Some(if rejected { "wrong" } else { "right" });
+                        }
+                        history.set(items);
+                        feedback.set(FeedbackState::Recorded { rejected });
+                    }
+                    Err(error) => feedback.set(FeedbackState::Failed {
+                        feedback: Box::new(to_send),
+                        error: error.to_string(),
+                    }),
+                }
+            });
+        })
+    };
+
+    let count = char_count(&text);
+    let blocked = problem(&text);
+    let on_submit = {
+        let predict = predict.clone();
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            predict.emit(());
+        })
+    };
+    let on_keydown = {
+        let predict = predict.clone();
+        Callback::from(move |event: KeyboardEvent| {
+            if event.key() == "Enter" && (event.ctrl_key() || event.meta_key()) {
+                event.prevent_default();
+                predict.emit(());
+            }
+        })
+    };
+
+    html! {
+        <main class="page">
+            <header>
+                <h1>{ "Moodwing" }</h1>
+                <p class="muted">{ "Is this tweet good or bad news for Air Paradis?" }</p>
+            </header>
+            <form class="card" onsubmit={on_submit}>
+                <label for="tweet">{ "Tweet" }</label>
+                <textarea id="tweet" rows="4" placeholder="@AirParadis my flight was…"
+                    value={(*text).clone()} oninput={on_input} onkeydown={on_keydown}
+                    aria-describedby="count" />
+                <div class="row">
+                    <span id="count" class={classes!("count", (count > TWEET_LIMIT).then_some("over"))}
+                        aria-live="polite">
+                        { format!("{count} / {TWEET_LIMIT}") }
+                    </span>
+                    <button id="predict" type="submit" disabled={*predicting || blocked.is_some()}
+                        title={blocked.clone().unwrap_or_default()}>
+                        { if *predicting { "Predicting…" } else { "Predict" } }
+                    </button>
+                </div>
+                if count > TWEET_LIMIT {
+                    <p class="error">{ blocked.unwrap_or_default() }</p>
+                }
+            </form>
+            if let Some(error) = &*predict_error {
+                <p id="error" class="error card" role="alert">
+                    { error.clone() }
+                    <button type="button" onclick={let p = predict.clone(); move |_| p.emit(())}>{ "Retry" }</button>
+                </p>
+            }
+            if let Some(result) = &*shown {
+                { result_view(result, &feedback, &comment, &send) }
+            }
+            { history_view(&history) }
+        </main>
+    }
+}
+
+fn result_view(
+    shown: &Shown,
+    feedback: &UseStateHandle<FeedbackState>,
+    comment: &UseStateHandle<String>,
+    send: &Callback<Feedback>,
+) -> Html {
+    let prediction = &shown.prediction;
+    let confidence = confidence_percent(&prediction.label, prediction.score);
+    let make = {
+        let (shown, comment) = (shown.clone(), comment.clone());
+        move |rejected: bool| {
+            Feedback::about(
+                &shown.text,
+                &shown.prediction,
+                shown.predicted_at.clone(),
+                rejected,
+                &comment,
+            )
+        }
+    };
+    let on_yes = {
+        let (send, make) = (send.clone(), make.clone());
+        Callback::from(move |_: MouseEvent| send.emit(make(false)))
+    };
+    let on_no = {
+        let feedback = feedback.clone();
+        Callback::from(move |_: MouseEvent| feedback.set(FeedbackState::Explaining))
+    };
+    let on_send_rejection = {
+        let (send, make) = (send.clone(), make.clone());
+        Callback::from(move |_: MouseEvent| send.emit(make(true)))
+    };
+    let on_comment = {
+        let comment = comment.clone();
+        Callback::from(move |event: InputEvent| {
+            comment.set(event.target_unchecked_into::<HtmlTextAreaElement>().value());
+        })
+    };
+    let question = match &**feedback {
+        FeedbackState::Asking => html! {
+            <div class="row">
+                <span>{ "Is this right?" }</span>
+                <button id="yes" type="button" onclick={on_yes}>{ "Yes" }</button>
+                <button id="no" type="button" class="secondary" onclick={on_no}>{ "No" }</button>
+            </div>
+        },
+        FeedbackState::Explaining => html! {
+            <div>
+                <p>{ format!("So it is {}. Anything to add? (optional)", opposite(&prediction.label)) }</p>
+                <textarea id="comment" rows="2" maxlength="500" value={(**comment).clone()} oninput={on_comment}
+                    aria-label="Comment" />
+                <button id="send-rejection" type="button" onclick={on_send_rejection}>{ "Send" }</button>
+            </div>
+        },
+        FeedbackState::Sending => {
+            html! { <p id="feedback-status" class="muted" aria-live="polite">{ "Sending…" }</p> }
+        }
+        FeedbackState::Recorded { rejected } => html! {
+            <p id="feedback-status" class="ok" aria-live="polite">
+                { if *rejected { "Recorded: thank you, this helps us improve the model." } else { "Recorded: thank you!" } }
+            </p>
+        },
+        FeedbackState::Failed {
+            feedback: failed,
+            error,
+        } => {
+            let retry = {
+                let (send, failed) = (send.clone(), failed.clone());
+                Callback::from(move |_: MouseEvent| send.emit((*failed).clone()))
+            };
+            html! {
+                <p id="feedback-status" class="error" role="alert">
+                    { format!("Not recorded. {error}") }
+                    <button id="retry" type="button" onclick={retry}>{ "Retry" }</button>
+                </p>
+            }
+        }
+    };
+    html! {
+        <section id="result" class="card" aria-live="polite">
+            <p>
+                <span id="label" class={classes!("label", prediction.label.clone())}>{ prediction.label.clone() }</span>
+                <span class="muted">{ format!(" {confidence}% sure") }</span>
+            </p>
+            <div class="bar" role="meter" aria-valuemin="0" aria-valuemax="100"
+                aria-valuenow={confidence.to_string()} aria-label="Confidence">
+                <div id="confidence" class={classes!("fill", prediction.label.clone())}
+                    style={format!("width: {confidence}%")} />
+            </div>
+            <p class="muted small">
+                <span id="model">{ format!("{} v{}", prediction.model.name, prediction.model.version) }</span>
+                { " · " }
+                <span id="latency">{ format!("{:.1} ms", prediction.latency_ms) }</span>
+            </p>
+            { question }
+        </section>
+    }
+}
+
+fn history_view(history: &[HistoryItem]) -> Html {
+    if history.is_empty() {
+        return html! {};
+    }
+    html! {
+        <section id="history" class="card">
+            <h2>{ "This session" }</h2>
+            <ul>
+                { for history.iter().map(|item| html! {
+                    <li>
+                        <span class={classes!("label", item.label.clone())}>{ format!("{} {}%", item.label, item.confidence) }</span>
+                        { " " }
+                        <span class="muted">{ item.verdict.map(|v| format!("({v}) ")).unwrap_or_default() }</span>
+                        <span class="text">{ item.text.clone() }</span>
+                    </li>
+                }) }
+            </ul>
+        </section>
+    }
+}

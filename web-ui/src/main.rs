@@ -1,0 +1,3 @@
+fn main() {
+    yew::Renderer::<moodwing_web_ui::app::App>::new().render();
+}

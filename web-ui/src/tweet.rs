@@ -1,0 +1,70 @@
+//! The tweet box's rules and how a result is shown.
+
+/// A tweet's length limit, shown beside the box.
+pub const TWEET_LIMIT: usize = 280;
+
+/// Characters as people count them (Unicode scalar values, not bytes).
+pub fn char_count(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// Why the text cannot be sent yet, if it cannot.
+pub fn problem(text: &str) -> Option<String> {
+    let count = char_count(text);
+    if text.trim().is_empty() {
+        Some("Type a tweet first.".into())
+    } else if count > TWEET_LIMIT {
+        let over = count - TWEET_LIMIT;
+        let unit = if over == 1 { "character" } else { "characters" };
+        Some(format!("{over} {unit} over the {TWEET_LIMIT} limit."))
+    } else {
+        None
+    }
+}
+
+/// How sure the model is of the label it gave, in percent: the score is the probability of
+/// `positive`, so a negative at 0.1 is 90% sure.
+pub fn confidence_percent(label: &str, score: f64) -> u8 {
+    let sure = if label == "positive" {
+        score
+    } else {
+        1.0 - score
+    };
+    (sure.clamp(0.0, 1.0) * 100.0).round() as u8
+}
+
+/// The other label: what a person who says "no" means.
+pub fn opposite(label: &str) -> &'static str {
+    if label == "positive" {
+        "negative"
+    } else {
+        "positive"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_characters_not_bytes() {
+        assert_eq!(char_count("✈️ late"), 7);
+        assert_eq!(problem(&"é".repeat(TWEET_LIMIT)), None);
+        assert_eq!(
+            problem(&"é".repeat(TWEET_LIMIT + 2)).unwrap(),
+            "2 characters over the 280 limit."
+        );
+        assert_eq!(
+            problem(&"a".repeat(TWEET_LIMIT + 1)).unwrap(),
+            "1 character over the 280 limit."
+        );
+        assert!(problem("  \n").is_some());
+    }
+
+    #[test]
+    fn confidence_is_of_the_given_label() {
+        assert_eq!(confidence_percent("negative", 0.1), 90);
+        assert_eq!(confidence_percent("positive", 0.93), 93);
+        assert_eq!(opposite("negative"), "positive");
+    }
+}
