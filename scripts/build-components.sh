@@ -13,7 +13,20 @@ models=("$@")
 [[ ${#models[@]} -gt 0 ]] || models=(lstm bert)
 rust_tools >/dev/null
 mkdir -p target/components
+# Both components come from one crate with different features, so cargo rebuilds it at each
+# switch; a stamp of the inputs skips a component that is already built from the same sources.
+inputs_hash() {
+  { find edge-model -path edge-model/fuzz -prune -o -type f -print | sort | xargs sha256sum
+    sha256sum Cargo.toml Cargo.lock .cargo/config.toml scripts/build-components.sh
+    echo "$WASMTIME_VERSION $1"; } | sha256sum | cut -d' ' -f1
+}
 for model in "${models[@]}"; do
+  out="target/components/sentiment-$model.wasm"
+  hash="$(inputs_hash "$model")"
+  if [[ -f "$out" && "$(cat "$out.inputs" 2>/dev/null)" == "$hash" ]]; then
+    echo "sentiment-$model.wasm is up to date"
+    continue
+  fi
   echo "building sentiment-$model.wasm"
   cargo build --release --locked --target wasm32-wasip2 -p moodwing-edge-component \
     --no-default-features --features "$model"
@@ -24,5 +37,6 @@ for model in "${models[@]}"; do
   else
     cp "$built" "target/components/sentiment-$model.wasm"
   fi
-  ls -l "target/components/sentiment-$model.wasm"
+  echo "$hash" > "$out.inputs"
+  ls -l "$out"
 done

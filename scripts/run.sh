@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run the product locally, with the embedded models and no cloud account:
-# the advanced custom model on http://127.0.0.1:3000/api/... and MiniLM on http://127.0.0.1:3001/api/bert/...,
+# Run the product locally, with the embedded models and no cloud account: the web page on
+# http://127.0.0.1:8080, the advanced custom model on http://127.0.0.1:3000/api/... and MiniLM on http://127.0.0.1:3001/api/bert/...,
 # and the feedback API on http://127.0.0.1:8081/api/feedback (SQLite in $MOODWING_CACHE; App Insights
 # only if APPLICATIONINSIGHTS_CONNECTION_STRING is set)
 # (`spin up` serves both on one port where the Spin CLI is installed.)
@@ -9,25 +9,36 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 LSTM_PORT="${MOODWING_LSTM_PORT:-3000}"
 BERT_PORT="${MOODWING_BERT_PORT:-3001}"
+WEB_PORT="${MOODWING_WEB_PORT:-8080}"
+FEEDBACK_ADDR="${MOODWING_CLOUD_API_ADDR:-127.0.0.1:8081}"
 
 stage "tools" rust_tools
 stage "build components" ./scripts/build-components.sh lstm bert
 stage "build cloud-api" cargo build --release --locked -p moodwing-cloud-api
+stage "web tools" web_tools
+stage "build web-ui" build_web_ui
 
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
 "$WASMTIME" serve --addr "127.0.0.1:$LSTM_PORT" -S cli=y target/components/sentiment-lstm.wasm & pids+=($!)
 "$WASMTIME" serve --addr "127.0.0.1:$BERT_PORT" -S cli=y target/components/sentiment-bert.wasm & pids+=($!)
 mkdir -p "$MOODWING_CACHE"
-MOODWING_FEEDBACK_DB="${MOODWING_FEEDBACK_DB:-$MOODWING_CACHE/feedback.sqlite}" \
+MOODWING_CLOUD_API_ADDR="$FEEDBACK_ADDR" \
+  MOODWING_ALLOWED_ORIGINS="${MOODWING_ALLOWED_ORIGINS:-http://127.0.0.1:$WEB_PORT,http://localhost:$WEB_PORT}" \
+  MOODWING_FEEDBACK_DB="${MOODWING_FEEDBACK_DB:-$MOODWING_CACHE/feedback.sqlite}" \
   target/release/moodwing-cloud-api & pids+=($!)
+# The page reads its API addresses from config.json beside it.
+printf '{"predict_api": "http://127.0.0.1:%s/api", "feedback_api": "http://%s/api"}\n' \
+  "$LSTM_PORT" "$FEEDBACK_ADDR" > web-ui/dist/config.json
+python3 -m http.server --bind 127.0.0.1 --directory web-ui/dist "$WEB_PORT" >/dev/null 2>&1 & pids+=($!)
 
 cat <<INFO
 
-Moodwing is running:
+Moodwing is running. Open http://127.0.0.1:$WEB_PORT in a browser.
+  web page               http://127.0.0.1:$WEB_PORT
   advanced custom model  http://127.0.0.1:$LSTM_PORT/api/predict       (model: GET /api/model)
   BERT-family model      http://127.0.0.1:$BERT_PORT/api/bert/predict  (model: GET /api/bert/model)
-  feedback API           http://${MOODWING_CLOUD_API_ADDR:-127.0.0.1:8081}/api/feedback  (stats: GET /api/feedback/stats)
+  feedback API           http://$FEEDBACK_ADDR/api/feedback  (stats: GET /api/feedback/stats)
 
 Try:
   curl -s -H 'content-type: application/json' -d '{"text": "@united lost my bag again"}' http://127.0.0.1:$LSTM_PORT/api/predict

@@ -28,7 +28,7 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -288,6 +288,11 @@ pub struct Api {
 
 impl Api {
     pub async fn start(db: &Path, receiver: Option<&Receiver>) -> Self {
+        Self::start_for_origin(db, receiver, "http://127.0.0.1:8080").await
+    }
+
+    /// Started with CORS allowing the page served from `origin`.
+    pub async fn start_for_origin(db: &Path, receiver: Option<&Receiver>, origin: &str) -> Self {
         let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_moodwing-cloud-api"));
         command
@@ -295,7 +300,7 @@ impl Api {
             .env("MOODWING_CLOUD_API_ADDR", format!("127.0.0.1:{port}"))
             .env("MOODWING_FEEDBACK_DB", db)
             .env("MOODWING_EXPORT_INTERVAL_MS", "100")
-            .env("MOODWING_ALLOWED_ORIGINS", "http://127.0.0.1:8080")
+            .env("MOODWING_ALLOWED_ORIGINS", origin)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());

@@ -1,0 +1,166 @@
+//! End to end, in a real headless Chromium: the built SPA, the real custom-model component under
+//! `wasmtime serve`, the real cloud-api binary and a TLS ingestion receiver that checks envelopes.
+//!
+//! Needs what `scripts/test.sh` builds first: `web-ui/dist` (trunk), `target/components`, wasmtime,
+//! `node_modules` (playwright-core) and /usr/bin/chromium; hence behind the
+//! `browser-e2e` feature, so a plain `cargo test` does not depend on them.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Api, Receiver, free_port, temp_dir};
+use moodwing_edge_host_tests::{Served, workspace_root};
+use serde_json::{Value, json};
+
+/// `python3 -m http.server` over a copy of the built SPA, with a `config.json` for this run.
+struct StaticSite {
+    child: std::process::Child,
+    url: String,
+}
+
+impl StaticSite {
+    fn start(port: u16, dist: &Path, dir: &Path, config: &Value) -> Self {
+        assert!(
+            dist.join("index.html").is_file(),
+            "{} is missing: build the SPA with `trunk build --release` in web-ui (scripts/test.sh does)",
+            dist.display()
+        );
+        let site = dir.join("site");
+        std::fs::create_dir_all(&site).unwrap();
+        for entry in std::fs::read_dir(dist).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, site.join(path.file_name().unwrap())).unwrap();
+        }
+        std::fs::write(site.join("config.json"), config.to_string()).unwrap();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(&site)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 starts");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the static server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, url }
+    }
+}
+
+impl Drop for StaticSite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn screenshots_dir() -> PathBuf {
+    std::env::var_os("MOODWING_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/screenshots/spa"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejection_typed_in_the_browser_reaches_the_store_and_app_insights() {
+    let root = workspace_root();
+    let dir = temp_dir("browser");
+    let receiver = Receiver::start(&dir).await;
+    let component = Served::start("sentiment-lstm", "/api/health");
+    // The API allows the page's origin (CORS), so the page's port is chosen first.
+    let site_port = free_port();
+    let origin = format!("http://127.0.0.1:{site_port}");
+    let api = Api::start_for_origin(&dir.join("feedback.sqlite"), Some(&receiver), &origin).await;
+    let feedback_api = format!("{}/api", api.base);
+    let config =
+        json!({"predict_api": format!("{}/api", component.base_url), "feedback_api": feedback_api});
+    let site = StaticSite::start(site_port, &root.join("web-ui/dist"), &dir, &config);
+
+    let shots = screenshots_dir();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(root.join("web-ui/e2e/spa.mjs"))
+            .args([&site.url, &feedback_api])
+            .arg(&shots)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("node starts")
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "the browser journey failed (see above)"
+    );
+    let page: Value = serde_json::from_slice(&output.stdout).expect("the journey's JSON line");
+
+    // What the page showed is what the component answers for the same tweet.
+    let rejected_text = page["rejected"]["text"].as_str().unwrap();
+    let predicted = component
+        .post_json("/api/predict", &json!({"text": rejected_text}))
+        .json();
+    assert_eq!(page["rejected"]["label"], predicted["label"]);
+    let model = &predicted["model"];
+    assert_eq!(
+        page["rejected"]["model"],
+        format!(
+            "{} v{}",
+            model["name"].as_str().unwrap(),
+            model["version"].as_str().unwrap()
+        )
+    );
+    assert!(
+        page["rejected"]["recorded"]
+            .as_str()
+            .unwrap()
+            .starts_with("Recorded")
+    );
+    assert!(
+        page["validated"]["failed"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be reached")
+    );
+    assert_eq!(page["history"].as_array().unwrap().len(), 2);
+
+    // Both are in SQLite, once each (the retry reused the validation's id)...
+    let stored = api.stored();
+    let verdicts: Vec<&str> = stored
+        .iter()
+        .map(|(_, verdict, _)| verdict.as_str())
+        .collect();
+    assert_eq!(verdicts, ["rejection", "validation"]);
+    let connection = rusqlite::Connection::open(&api.db).unwrap();
+    let (text, label, score, comment): (String, String, f64, String) = connection
+        .query_row(
+            "SELECT text, predicted_label, score, comment FROM feedback WHERE verdict = 'rejection'",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(text, rejected_text);
+    assert_eq!(label, predicted["label"].as_str().unwrap());
+    assert!((score - predicted["score"].as_f64().unwrap()).abs() < 1e-9);
+    assert_eq!(comment, "Lost luggage is never good news.");
+
+    // ... and both reached the ingestion receiver as checked App Insights envelopes.
+    let events = receiver.wait_for_events(2, Duration::from_secs(30)).await;
+    let names: Vec<&str> = events.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["prediction_rejected", "prediction_validated"]);
+    assert_eq!(events[0]["properties"]["text"], rejected_text);
+    assert_eq!(
+        events[0]["properties"]["predicted_label"],
+        predicted["label"]
+    );
+    assert_eq!(events[0]["properties"]["model_version"], model["version"]);
+}
