@@ -7,8 +7,8 @@ export MLFLOW_DISABLE_TELEMETRY=true HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 native=(--workspace --exclude moodwing-edge-component)
 
 stage "python: install" python_env
-stage "python: ruff" "$VENV/bin/ruff" check training bench
-stage "python: ruff format" "$VENV/bin/ruff" format --check training bench
+stage "python: ruff" "$VENV/bin/ruff" check training bench infra
+stage "python: ruff format" "$VENV/bin/ruff" format --check training bench infra
 stage "python: pytest" "$VENV/bin/python" -m pytest training/tests -q
 
 stage "rust: tools" rust_tools
@@ -16,6 +16,7 @@ stage "web: tools" web_tools
 stage "node: tools" node_tools
 stage "web: chromium" chromium_browser
 stage "workflows: lint" lint_workflows
+stage "infra: validate" validate_infra
 stage "rust: fmt" cargo fmt --all --check
 stage "rust: clippy (native)" cargo clippy "${native[@]}" --all-targets --all-features --locked -- -D warnings
 stage "rust: clippy (wasm)" cargo clippy -p moodwing-edge-component --target wasm32-wasip2 --locked -- -D warnings

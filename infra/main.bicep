@@ -1,0 +1,252 @@
+// Moodwing's Azure side: Application Insights (workspace-based), the rejection alert and its
+// action group, the feedback API on Container Apps (one replica, SQLite on an Azure Files
+// volume), its registry, and the static site for the web page. See infra/README.md.
+targetScope = 'resourceGroup'
+
+@description('Azure region of every resource.')
+param location string = resourceGroup().location
+
+@description('Prefix of every resource name (letters and digits, 3 to 11 characters).')
+@minLength(3)
+@maxLength(11)
+param prefix string = 'moodwing'
+
+@description('Who is e-mailed when rejections pile up.')
+param alertEmail string
+
+@description('The cloud-api image; the deploy workflow rolls the app to each new tag.')
+param cloudApiImage string = 'mcr.microsoft.com/k8se/quickstart:latest'
+
+@description('Region of the static site (Static Web Apps exists in fewer regions).')
+param siteLocation string = 'westeurope'
+
+@description('Origins allowed to call the feedback API besides the static site, comma-separated.')
+param extraAllowedOrigins string = ''
+
+@description('Rejections within the window that fire the alert (the same rule the cloud-api evaluates locally).')
+param rejectionThreshold int = 3
+
+var unique = uniqueString(resourceGroup().id)
+
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: '${prefix}-logs'
+  location: location
+  properties: {
+    sku: { name: 'PerGB2018' }
+    retentionInDays: 30
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: '${prefix}-insights'
+  location: location
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: workspace.id
+    IngestionMode: 'LogAnalytics'
+  }
+}
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
+  name: '${prefix}-on-call'
+  location: 'global'
+  properties: {
+    groupShortName: 'moodwing'
+    enabled: true
+    emailReceivers: [
+      {
+        name: 'on-call'
+        emailAddress: alertEmail
+        useCommonAlertSchema: true
+      }
+    ]
+  }
+}
+
+// Every minute, count the rejections of the last five minutes: 3 or more fire the alert.
+resource rejectionAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: '${prefix}-rejections-pile-up'
+  location: location
+  properties: {
+    displayName: 'Moodwing: predictions rejected by users are piling up'
+    description: '${rejectionThreshold} or more prediction_rejected events in 5 minutes: look at the rejected tweets (customEvents) and the model version.'
+    severity: 2
+    enabled: true
+    scopes: [ appInsights.id ]
+    evaluationFrequency: 'PT1M'
+    windowSize: 'PT5M'
+    criteria: {
+      allOf: [
+        {
+          query: 'customEvents | where name == "prediction_rejected"'
+          timeAggregation: 'Count'
+          operator: 'GreaterThanOrEqual'
+          threshold: rejectionThreshold
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: [ actionGroup.id ]
+    }
+  }
+}
+
+resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
+  name: '${prefix}${unique}'
+  location: location
+  sku: { name: 'Basic' }
+  properties: {
+    adminUserEnabled: false
+  }
+}
+
+resource pullIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${prefix}-cloud-api'
+  location: location
+}
+
+var acrPullRole = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '7f951dda-4ed3-4680-a7ca-43fe172d538d')
+
+resource pullRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(registry.id, pullIdentity.id, acrPullRole)
+  scope: registry
+  properties: {
+    roleDefinitionId: acrPullRole
+    principalId: pullIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The feedback store's volume: it must outlive every revision of the container.
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: toLower('st${prefix}${take(unique, 8)}')
+  location: location
+  sku: { name: 'Standard_GRS' }
+  kind: 'StorageV2'
+  properties: {
+    minimumTlsVersion: 'TLS1_2'
+    allowBlobPublicAccess: false
+    supportsHttpsTrafficOnly: true
+  }
+}
+
+resource share 'Microsoft.Storage/storageAccounts/fileServices/shares@2023-05-01' = {
+  name: '${storage.name}/default/feedback'
+  properties: {
+    shareQuota: 5
+  }
+}
+
+resource environment 'Microsoft.App/managedEnvironments@2024-03-01' = {
+  name: '${prefix}-env'
+  location: location
+  properties: {
+    appLogsConfiguration: {
+      destination: 'log-analytics'
+      logAnalyticsConfiguration: {
+        customerId: workspace.properties.customerId
+        sharedKey: workspace.listKeys().primarySharedKey
+      }
+    }
+  }
+}
+
+resource environmentStorage 'Microsoft.App/managedEnvironments/storages@2024-03-01' = {
+  parent: environment
+  name: 'feedback'
+  properties: {
+    azureFile: {
+      accountName: storage.name
+      accountKey: storage.listKeys().keys[0].value
+      shareName: 'feedback'
+      accessMode: 'ReadWrite'
+    }
+  }
+  dependsOn: [ share ]
+}
+
+var siteOrigin = 'https://${site.properties.defaultHostname}'
+var allowedOrigins = empty(extraAllowedOrigins) ? siteOrigin : '${siteOrigin},${extraAllowedOrigins}'
+
+resource cloudApi 'Microsoft.App/containerApps@2024-03-01' = {
+  name: '${prefix}-cloud-api'
+  location: location
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${pullIdentity.id}': {} }
+  }
+  properties: {
+    managedEnvironmentId: environment.id
+    configuration: {
+      ingress: {
+        external: true
+        targetPort: 8081
+        transport: 'http'
+        allowInsecure: false
+      }
+      registries: [
+        {
+          server: registry.properties.loginServer
+          identity: pullIdentity.id
+        }
+      ]
+      secrets: [
+        {
+          name: 'appinsights-connection-string'
+          value: appInsights.properties.ConnectionString
+        }
+      ]
+    }
+    template: {
+      containers: [
+        {
+          name: 'cloud-api'
+          image: cloudApiImage
+          resources: { cpu: json('0.25'), memory: '0.5Gi' }
+          env: [
+            { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', secretRef: 'appinsights-connection-string' }
+            { name: 'MOODWING_ALLOWED_ORIGINS', value: allowedOrigins }
+            { name: 'MOODWING_ALERT_THRESHOLD', value: string(rejectionThreshold) }
+            { name: 'MOODWING_FEEDBACK_DB', value: '/data/feedback.sqlite' }
+          ]
+          volumeMounts: [ { volumeName: 'feedback', mountPath: '/data' } ]
+          probes: [
+            {
+              type: 'Liveness'
+              httpGet: { path: '/api/health', port: 8081 }
+              periodSeconds: 30
+            }
+          ]
+        }
+      ]
+      // One writer: the SQLite store is not shared between replicas.
+      scale: { minReplicas: 1, maxReplicas: 1 }
+      volumes: [
+        {
+          name: 'feedback'
+          storageType: 'AzureFile'
+          storageName: environmentStorage.name
+        }
+      ]
+    }
+  }
+  dependsOn: [ pullRole ]
+}
+
+resource site 'Microsoft.Web/staticSites@2023-12-01' = {
+  name: '${prefix}-web'
+  location: siteLocation
+  sku: { name: 'Free', tier: 'Free' }
+  properties: {}
+}
+
+output appInsightsName string = appInsights.name
+output cloudApiUrl string = 'https://${cloudApi.properties.configuration.ingress.fqdn}'
+output registryName string = registry.name
+output siteUrl string = 'https://${site.properties.defaultHostname}'
