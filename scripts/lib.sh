@@ -106,3 +106,23 @@ validate_infra() { # infra/main.bicep: checkov's offline checks, then the alert 
   BC_SKIP_MAPPING=TRUE "$venv/bin/checkov" -d "$ROOT/infra" --config-file "$ROOT/infra/checkov.yaml" --quiet
   "$venv/bin/python" "$ROOT/infra/check_alert_rule.py"
 }
+
+check_docs() { # the blog (word count, figures from the bundles) and the deck (in sync, opens in LibreOffice)
+  "$VENV/bin/python" "$ROOT/docs/tools/blog.py" check
+  local out="$ROOT/target/slides"
+  rm -rf "$out" && mkdir -p "$out"
+  "$VENV/bin/python" "$ROOT/docs/tools/slides.py" check "$out/moodwing.pptx"
+  if ! command -v libreoffice >/dev/null || ! command -v pdftoppm >/dev/null; then
+    local sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -q
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends libreoffice-impress poppler-utils
+  fi
+  libreoffice --headless --convert-to pdf --outdir "$out" "$ROOT/docs/slides/moodwing.pptx" >/dev/null
+  local pages slides
+  pages="$(pdfinfo "$out/moodwing.pdf" | awk '/^Pages:/ {print $2}')"
+  slides="$("$VENV/bin/python" -c 'import sys; from pptx import Presentation; print(len(Presentation(sys.argv[1]).slides))' "$ROOT/docs/slides/moodwing.pptx")"
+  [[ "$pages" == "$slides" ]] || { echo "the deck has $slides slides but renders to $pages PDF pages" >&2; return 1; }
+  pdftoppm -png -r 50 "$out/moodwing.pdf" "$out/slide"
+  echo "deck: $slides slides rendered to $out/moodwing.pdf and PNGs"
+}

@@ -7,9 +7,10 @@ export MLFLOW_DISABLE_TELEMETRY=true HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 native=(--workspace --exclude moodwing-edge-component)
 
 stage "python: install" python_env
-stage "python: ruff" "$VENV/bin/ruff" check training bench infra
-stage "python: ruff format" "$VENV/bin/ruff" format --check training bench infra
+stage "python: ruff" "$VENV/bin/ruff" check training bench infra docs
+stage "python: ruff format" "$VENV/bin/ruff" format --check training bench infra docs
 stage "python: pytest" "$VENV/bin/python" -m pytest training/tests -q
+stage "docs: check" check_docs
 
 stage "rust: tools" rust_tools
 stage "web: tools" web_tools
