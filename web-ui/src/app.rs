@@ -60,6 +60,46 @@ pub fn app() -> Html {
     }
 }
 
+/// Where a prediction's answer goes: the state handles it updates.
+#[derive(Clone)]
+struct PredictionSink {
+    predicting: UseStateHandle<bool>,
+    shown: UseStateHandle<Option<Shown>>,
+    predict_error: UseStateHandle<Option<String>>,
+    feedback: UseStateHandle<FeedbackState>,
+    comment: UseStateHandle<String>,
+    history: UseStateHandle<Vec<HistoryItem>>,
+}
+
+impl PredictionSink {
+    fn show(&self, tweet: String, result: Result<Prediction, api::ApiFailure>) {
+        match result {
+            Ok(prediction) => {
+                let mut items = (*self.history).clone();
+                items.insert(
+                    0,
+                    HistoryItem {
+                        text: tweet.clone(),
+                        label: prediction.label.clone(),
+                        confidence: confidence_percent(&prediction.label, prediction.score),
+                        verdict: None,
+                    },
+                );
+                self.history.set(items);
+                self.shown.set(Some(Shown {
+                    text: tweet,
+                    prediction,
+                    predicted_at: String::from(js_sys::Date::new_0().to_iso_string()),
+                }));
+                self.feedback.set(FeedbackState::Asking);
+                self.comment.set(String::new());
+            }
+            Err(error) => self.predict_error.set(Some(error.to_string())),
+        }
+        self.predicting.set(false);
+    }
+}
+
 #[derive(Properties, PartialEq)]
 struct PredictorProps {
     config: Config,
@@ -83,56 +123,25 @@ fn predictor(props: &PredictorProps) -> Html {
     };
 
     let predict = {
-        let (config, text, predicting, shown, predict_error, feedback, comment, history) = (
-            props.config.clone(),
-            text.clone(),
-            predicting.clone(),
-            shown.clone(),
-            predict_error.clone(),
-            feedback.clone(),
-            comment.clone(),
-            history.clone(),
-        );
+        let (config, text) = (props.config.clone(), text.clone());
+        let sink = PredictionSink {
+            predicting: predicting.clone(),
+            shown: shown.clone(),
+            predict_error: predict_error.clone(),
+            feedback: feedback.clone(),
+            comment: comment.clone(),
+            history: history.clone(),
+        };
         Callback::from(move |()| {
-            if *predicting || problem(&text).is_some() {
+            if *sink.predicting || problem(&text).is_some() {
                 return;
             }
-            let (config, tweet) = (config.clone(), (*text).clone());
-            let (predicting, shown, predict_error, feedback, comment, history) = (
-                predicting.clone(),
-                shown.clone(),
-                predict_error.clone(),
-                feedback.clone(),
-                comment.clone(),
-                history.clone(),
-            );
-            predicting.set(true);
-            predict_error.set(None);
+            let (config, tweet, sink) = (config.clone(), (*text).clone(), sink.clone());
+            sink.predicting.set(true);
+            sink.predict_error.set(None);
             wasm_bindgen_futures::spawn_local(async move {
-                match api::predict(&config, &tweet).await {
-                    Ok(prediction) => {
-                        let mut items = (*history).clone();
-                        items.insert(
-                            0,
-                            HistoryItem {
-                                text: tweet.clone(),
-                                label: prediction.label.clone(),
-                                confidence: confidence_percent(&prediction.label, prediction.score),
-                                verdict: None,
-                            },
-                        );
-                        history.set(items);
-                        shown.set(Some(Shown {
-                            text: tweet,
-                            prediction,
-                            predicted_at: String::from(js_sys::Date::new_0().to_iso_string()),
-                        }));
-                        feedback.set(FeedbackState::Asking);
-                        comment.set(String::new());
-                    }
-                    Err(error) => predict_error.set(Some(error.to_string())),
-                }
-                predicting.set(false);
+                let result = api::predict(&config, &tweet).await;
+                sink.show(tweet, result);
             });
         })
     };
