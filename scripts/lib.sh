@@ -71,14 +71,24 @@ node_tools() { # the pinned npm packages of package-lock.json (playwright-core, 
   (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
 }
 
+apt_install() { # apt_install PACKAGE...: from Debian's archive, with sudo when not root
+  local sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "$@"
+}
+
+pip_tool() { # pip_tool NAME VERSION: a PyPI command-line tool in its own venv in the tools cache
+  local venv="$TOOLS/$1"
+  if ! "$venv/bin/pip" show "$1" 2>/dev/null | grep -qx "Version: $2"; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --progress-bar off -q "$1==$2"
+  fi
+}
+
 chromium_browser() { # Debian's Chromium (or $CHROMIUM), driven by playwright-core (which downloads no browser)
   local chromium="${CHROMIUM:-/usr/bin/chromium}"
-  if [[ ! -x $chromium ]]; then
-    local sudo=()
-    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -q
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q chromium
-  fi
+  [[ -x $chromium ]] || apt_install chromium
   "$chromium" --version
 }
 
@@ -86,22 +96,15 @@ ZIZMOR_VERSION=1.32.0
 
 lint_workflows() { # the workflows: SchemaStore schema (action-validator), then zizmor's audits, offline
   node "$ROOT/scripts/validate-workflows.mjs"
-  local venv="$TOOLS/zizmor"
-  if ! "$venv/bin/zizmor" --version 2>/dev/null | grep -q " $ZIZMOR_VERSION$"; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --progress-bar off -q "zizmor==$ZIZMOR_VERSION"
-  fi
-  "$venv/bin/zizmor" --offline --no-progress --config "$ROOT/.github/zizmor.yml" "$ROOT/.github/workflows/"
+  pip_tool zizmor "$ZIZMOR_VERSION"
+  "$TOOLS/zizmor/bin/zizmor" --offline --no-progress --config "$ROOT/.github/zizmor.yml" "$ROOT/.github/workflows/"
 }
 
 CHECKOV_VERSION=3.3.30
 
 validate_infra() { # infra/main.bicep: checkov's offline checks, then the alert rule against the cloud-api's
+  pip_tool checkov "$CHECKOV_VERSION"
   local venv="$TOOLS/checkov"
-  if ! "$venv/bin/checkov" --version 2>/dev/null | grep -qx "$CHECKOV_VERSION"; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --progress-bar off -q "checkov==$CHECKOV_VERSION"
-  fi
   # BC_SKIP_MAPPING: no call to the vendor's guidelines API (unreachable here, and not needed)
   BC_SKIP_MAPPING=TRUE "$venv/bin/checkov" -d "$ROOT/infra" --config-file "$ROOT/infra/checkov.yaml" --quiet
   "$venv/bin/python" "$ROOT/infra/check_alert_rule.py"
@@ -112,12 +115,7 @@ check_docs() { # the blog (word count, figures from the bundles) and the deck (i
   local out="$ROOT/target/slides"
   rm -rf "$out" && mkdir -p "$out"
   "$VENV/bin/python" "$ROOT/docs/tools/slides.py" check "$out/moodwing.pptx"
-  if ! command -v libreoffice >/dev/null || ! command -v pdftoppm >/dev/null; then
-    local sudo=()
-    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -q
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends libreoffice-impress poppler-utils
-  fi
+  command -v libreoffice >/dev/null && command -v pdftoppm >/dev/null || apt_install libreoffice-impress poppler-utils
   libreoffice --headless --convert-to pdf --outdir "$out" "$ROOT/docs/slides/moodwing.pptx" >/dev/null
   local pages slides
   pages="$(pdfinfo "$out/moodwing.pdf" | awk '/^Pages:/ {print $2}')"
