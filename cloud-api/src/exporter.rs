@@ -1,6 +1,7 @@
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::{
     Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
@@ -16,6 +17,10 @@ use crate::store::{Store, StoreError, Stored};
 const BATCH: usize = 50;
 /// The longest wait between two attempts while the endpoint fails.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Rows tried one at a time after a failed batch before the endpoint is taken to be down.
+const MAX_SUSPECTS: usize = 5;
+/// How long a row the endpoint refused, while it accepted the rows after it, waits to be retried.
+const QUARANTINE: Duration = Duration::from_secs(600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -71,9 +76,10 @@ pub async fn run_outbox(
     interval: Duration,
     new_feedback: Arc<Notify>,
 ) {
+    let mut outbox = Outbox::default();
     let mut backoff = interval;
     loop {
-        match export_batch(&store, &exporter).await {
+        match export_batch(&store, &exporter, &mut outbox).await {
             Ok(0) => {
                 backoff = interval;
                 let _ = tokio::time::timeout(interval, new_feedback.notified()).await;
@@ -82,6 +88,9 @@ pub async fn run_outbox(
                 backoff = interval;
                 tracing::info!(sent, "feedback exported to App Insights");
             }
+            Err(BatchError::Ingestion {
+                retry_now: true, ..
+            }) => {}
             Err(error) => {
                 tracing::warn!(%error, retry_in = ?backoff, "feedback export failed; kept in the outbox");
                 tokio::time::sleep(backoff).await;
@@ -91,30 +100,111 @@ pub async fn run_outbox(
     }
 }
 
+/// Which rows the next attempt sends, so that a row the endpoint will never take cannot hold
+/// back the rows behind it. After a failed batch, rows go one at a time: rows refused while a
+/// later row is accepted are set aside (quarantined) and retried every ten minutes, never
+/// dropped; when [`MAX_SUSPECTS`] rows in a row are refused, the endpoint is taken to be down
+/// and nothing is set aside.
+#[derive(Debug, Default)]
+struct Outbox {
+    one_at_a_time: bool,
+    /// Rows refused one at a time since the last acceptance.
+    suspects: Vec<i64>,
+    /// Rows set aside, and when to try each again.
+    quarantined: HashMap<i64, Instant>,
+}
+
+impl Outbox {
+    fn batch_size(&self) -> usize {
+        if self.one_at_a_time { 1 } else { BATCH }
+    }
+
+    /// Rows the next attempt must not send.
+    fn skipped(&self, now: Instant) -> Vec<i64> {
+        let waiting = self.quarantined.iter().filter(|(_, due)| **due > now);
+        self.suspects
+            .iter()
+            .copied()
+            .chain(waiting.map(|(row, _)| *row))
+            .collect()
+    }
+
+    fn accepted(&mut self, rows: &[i64], now: Instant) {
+        for row in self.suspects.drain(..) {
+            tracing::warn!(row, retry_in = ?QUARANTINE, "the ingestion endpoint refuses this feedback but accepts others: set aside, kept in the outbox");
+            self.quarantined.insert(row, now + QUARANTINE);
+        }
+        for row in rows {
+            self.quarantined.remove(row);
+        }
+        self.one_at_a_time = false;
+    }
+
+    /// Whether to try the next row at once (`true`) or back off.
+    fn refused(&mut self, rows: &[i64], now: Instant) -> bool {
+        if let [row] = rows
+            && self.one_at_a_time
+        {
+            if self.quarantined.contains_key(row) {
+                self.quarantined.insert(*row, now + QUARANTINE);
+                return true;
+            }
+            self.suspects.push(*row);
+            if self.suspects.len() < MAX_SUSPECTS {
+                return true;
+            }
+            self.suspects.clear();
+            return false;
+        }
+        self.one_at_a_time = true;
+        false
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 enum BatchError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("ingestion: {0}")]
-    Ingestion(String),
+    #[error("ingestion: {reason}")]
+    Ingestion { reason: String, retry_now: bool },
 }
 
 /// One batch; how many rows were sent.
-async fn export_batch(store: &Store, exporter: &AppInsights) -> Result<usize, BatchError> {
+async fn export_batch(
+    store: &Store,
+    exporter: &AppInsights,
+    outbox: &mut Outbox,
+) -> Result<usize, BatchError> {
+    let (limit, skipped) = (outbox.batch_size(), outbox.skipped(Instant::now()));
     let pending = {
         let store = store.clone();
-        tokio::task::spawn_blocking(move || store.unexported(BATCH))
+        tokio::task::spawn_blocking(move || store.unexported(limit, &skipped))
             .await
             .map_err(|e| StoreError::Task(e.to_string()))??
     };
     if pending.is_empty() {
-        return Ok(0);
+        if outbox.suspects.is_empty() {
+            return Ok(0);
+        }
+        // Only refused rows are left: nothing later was accepted, so none of them is set aside.
+        outbox.suspects.clear();
+        return Err(BatchError::Ingestion {
+            reason: "the only rows left were refused".into(),
+            retry_now: false,
+        });
     }
     let rows: Vec<i64> = pending.iter().map(|stored| stored.row).collect();
-    exporter
+    if let Err(error) = exporter
         .export(pending.iter().map(span_for).collect())
         .await
-        .map_err(|e| BatchError::Ingestion(e.to_string()))?;
+    {
+        let retry_now = outbox.refused(&rows, Instant::now());
+        return Err(BatchError::Ingestion {
+            reason: error.to_string(),
+            retry_now,
+        });
+    }
+    outbox.accepted(&rows, Instant::now());
     let store = store.clone();
     let sent = rows.len();
     tokio::task::spawn_blocking(move || store.mark_exported(&rows, now_ms()))
@@ -183,4 +273,46 @@ pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_row_is_set_aside_once_a_later_row_is_accepted() {
+        let (mut outbox, now) = (Outbox::default(), Instant::now());
+        assert!(!outbox.refused(&[1, 2, 3], now), "a failed batch backs off");
+        assert_eq!(outbox.batch_size(), 1);
+        assert!(
+            outbox.refused(&[1], now),
+            "then the next row is tried at once"
+        );
+        assert_eq!(outbox.skipped(now), [1]);
+        outbox.accepted(&[2], now);
+        assert_eq!(outbox.batch_size(), BATCH);
+        assert_eq!(outbox.skipped(now), [1], "row 1 waits");
+        assert!(
+            outbox.skipped(now + QUARANTINE).is_empty(),
+            "and is tried again later"
+        );
+        outbox.accepted(&[1], now + QUARANTINE);
+        assert!(outbox.quarantined.is_empty());
+    }
+
+    #[test]
+    fn when_every_row_is_refused_the_endpoint_is_down_and_nothing_is_set_aside() {
+        let (mut outbox, now) = (Outbox::default(), Instant::now());
+        assert!(!outbox.refused(&[1, 2], now));
+        for row in 1..MAX_SUSPECTS as i64 {
+            assert!(outbox.refused(&[row], now));
+        }
+        assert!(!outbox.refused(&[MAX_SUSPECTS as i64], now), "backs off");
+        assert!(
+            outbox.skipped(now).is_empty(),
+            "and starts again from the oldest row"
+        );
+        outbox.accepted(&[1], now);
+        assert!(outbox.quarantined.is_empty());
+    }
 }

@@ -130,14 +130,18 @@ impl Store {
             .transpose()
     }
 
-    /// The oldest feedback not yet accepted by the ingestion endpoint, at most `limit`.
-    pub fn unexported(&self, limit: usize) -> Result<Vec<Stored>, StoreError> {
-        self.select(
+    /// The oldest feedback not yet accepted by the ingestion endpoint, at most `limit`, leaving
+    /// out the `skipped` rows.
+    pub fn unexported(&self, limit: usize, skipped: &[i64]) -> Result<Vec<Stored>, StoreError> {
+        let mut pending = self.select(
             &format!(
                 "SELECT {COLUMNS} FROM feedback WHERE exported_at_ms IS NULL ORDER BY row LIMIT ?1"
             ),
-            params![i64::try_from(limit).unwrap_or(i64::MAX)],
-        )
+            params![i64::try_from(limit + skipped.len()).unwrap_or(i64::MAX)],
+        )?;
+        pending.retain(|stored| !skipped.contains(&stored.row));
+        pending.truncate(limit);
+        Ok(pending)
     }
 
     /// Every stored feedback, oldest first.
@@ -296,7 +300,7 @@ mod tests {
         for (i, text) in ["one", "two", "three"].iter().enumerate() {
             store.insert(&rejection(text), i as i64).unwrap();
         }
-        let pending = store.unexported(2).unwrap();
+        let pending = store.unexported(2, &[]).unwrap();
         assert_eq!(
             pending
                 .iter()
@@ -306,7 +310,12 @@ mod tests {
         );
         store.mark_exported(&[pending[0].row], 10).unwrap();
         assert_eq!(store.unexported_count().unwrap(), 2);
-        assert_eq!(store.unexported(10).unwrap()[0].feedback.text, "two");
+        assert_eq!(store.unexported(10, &[]).unwrap()[0].feedback.text, "two");
+        let after_skip = store.unexported(1, &[pending[1].row]).unwrap();
+        assert_eq!(
+            after_skip[0].feedback.text, "three",
+            "a skipped row does not use up the limit"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -144,3 +144,40 @@ async fn every_acknowledged_feedback_survives_sigkill_and_is_exported() {
         acknowledged.len()
     );
 }
+
+/// One feedback the endpoint will never accept must not hold back the others (the alert depends
+/// on them), and is itself kept, never dropped.
+#[tokio::test]
+async fn a_feedback_the_endpoint_refuses_does_not_hold_back_the_others() {
+    let dir = temp_dir("refused-row");
+    let receiver = Receiver::start(&dir).await;
+    receiver.refuse_envelopes_containing("UNACCEPTABLE");
+    let api = Api::start(&dir.join("feedback.sqlite"), Some(&receiver)).await;
+
+    assert_eq!(api.post(&rejection("UNACCEPTABLE tweet")).await.0, 201);
+    let mut ids = HashSet::new();
+    for i in 0..7 {
+        let feedback = rejection(&format!("rebooked {i} times"));
+        assert_eq!(api.post(&feedback).await.0, 201);
+        ids.insert(feedback["id"].as_str().unwrap().to_owned());
+    }
+    let events = receiver.wait_for_events(7, Duration::from_secs(30)).await;
+    let arrived: HashSet<String> = events
+        .iter()
+        .map(|event| {
+            event["properties"]["feedback_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(arrived, ids, "every other feedback arrived, once");
+    let stored = api.stored();
+    assert_eq!(stored.len(), 8, "the refused one is kept");
+    assert_eq!(
+        stored.iter().filter(|row| !row.2).count(),
+        1,
+        "and still waits to be sent"
+    );
+    assert_eq!(api.get("/api/health").await["unexported"], 1);
+}

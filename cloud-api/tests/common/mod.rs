@@ -51,6 +51,9 @@ struct Received {
     problems: Vec<String>,
     /// Answer 502, as a gateway in front of an unavailable ingestion service would.
     failing: AtomicBool,
+    /// Refuse (400) any request with an envelope containing this text, as the ingestion service
+    /// refuses an item it will never accept.
+    refused_text: Option<String>,
 }
 
 /// The ingestion endpoint: `POST /v2/track`, gzip'd JSON envelopes, over TLS with a self-signed
@@ -143,6 +146,11 @@ impl Receiver {
             .store(failing, Ordering::SeqCst);
     }
 
+    /// Refuse every request carrying `text` from now on.
+    pub fn refuse_envelopes_containing(&self, text: &str) {
+        self.received.lock().unwrap().refused_text = Some(text.to_owned());
+    }
+
     /// The `customEvents` received, as their `baseData`.
     pub fn events(&self) -> Vec<Value> {
         let received = self.received.lock().unwrap();
@@ -220,6 +228,16 @@ async fn track(request: Request<Incoming>, received: &Mutex<Received>) -> Respon
         problems.push("not gzip'd".into());
         Ok(())
     };
+    let refused = received.lock().unwrap().refused_text.clone();
+    if refused.is_some_and(|refused| text.contains(&refused)) {
+        let body = json!({"itemsReceived": 1, "itemsAccepted": 0,
+            "errors": [{"index": 0, "statusCode": 400, "message": "refused by the test"}]});
+        return Response::builder()
+            .status(400)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap();
+    }
     let envelopes: Vec<Value> = match decoded
         .map_err(|e| e.to_string())
         .and_then(|()| serde_json::from_str::<Vec<Value>>(&text).map_err(|e| e.to_string()))
