@@ -136,9 +136,11 @@ pub async fn send_feedback(config: &Config, feedback: &Feedback) -> Result<Recei
     .await
 }
 
-/// `config.json`, from beside the page.
+/// `config.json`, from beside the page; never from the browser's cache, so a redeployment that
+/// moved an API is seen at the next load.
 pub async fn load_config() -> Result<Config, String> {
     let response = Request::get("config.json")
+        .cache(web_sys::RequestCache::NoStore)
         .send()
         .await
         .map_err(|e| format!("config.json: {e}"))?;
