@@ -398,6 +398,19 @@ impl Drop for Api {
     }
 }
 
+/// The `feedback_id` of each event, in arrival order.
+pub fn feedback_ids(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|event| {
+            event["properties"]["feedback_id"]
+                .as_str()
+                .expect("every event names its feedback")
+                .to_owned()
+        })
+        .collect()
+}
+
 pub fn rejection(text: &str) -> Value {
     json!({
         "id": uuid::Uuid::new_v4(),
