@@ -48,15 +48,15 @@ class MiniLmClassifier(nn.Module):
         return torch.softmax(self.logits(input_ids, attention_mask), dim=-1)
 
 
-def load_tokenizer(encoder_path: Path, config: BertConfig) -> Tokenizer:
+def load_tokenizer(encoder_path: Path, max_length: int) -> Tokenizer:
     """The encoder's own tokenizer ([CLS] … [SEP], lower-cased WordPiece), truncating, no padding."""
     tokenizer = Tokenizer.from_file(str(encoder_path / "tokenizer.json"))
     tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=config.max_length)
+    tokenizer.enable_truncation(max_length=max_length)
     return tokenizer
 
 
 def build(config: BertConfig) -> tuple[MiniLmClassifier, Tokenizer, int]:
     path = pretrained_path()
-    tokenizer = load_tokenizer(path, config)
+    tokenizer = load_tokenizer(path, config.max_length)
     return MiniLmClassifier(path, config), tokenizer, tokenizer.token_to_id("[PAD]")

@@ -11,9 +11,8 @@ Two sources are read:
 import csv
 import hashlib
 import importlib.util
-import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from .normalize import normalize
@@ -58,18 +57,25 @@ def crowdflower_corpus_path() -> Path:
 
 
 def load_crowdflower_corpus(path: Path | None = None) -> list[Tweet]:
-    """Read the aggregated CrowdFlower corpus (columns sentiment, confidence, text; latin-1)."""
+    """The negative and positive tweets of the aggregated CrowdFlower corpus."""
+    return [Tweet(text, label, "crowdflower") for label, text in _crowdflower_rows(path) if label is not None]
+
+
+def load_crowdflower_neutral(path: Path | None = None) -> list[str]:
+    """The corpus's neutral tweets: no sentiment label for us, but real tweets to distil on."""
+    return [text for label, text in _crowdflower_rows(path) if label is None]
+
+
+def _crowdflower_rows(path: Path | None) -> Iterator[tuple[int | None, str]]:
+    """(label, text) of each non-empty row (columns sentiment, confidence, text; latin-1); neutral is None."""
     path = path or crowdflower_corpus_path()
     label_of = {"negative": 0, "positive": 1, "neutral": None}
-    tweets = []
     for line, row in _read_csv_rows(path, expected_columns=3, header=True):
         sentiment, _confidence, text = row
         if sentiment not in label_of:
             raise DataError(f"{path}:{line}: unknown sentiment {sentiment!r}")
-        label = label_of[sentiment]
-        if label is not None and text.strip():
-            tweets.append(Tweet(text=text, label=label, source="crowdflower"))
-    return tweets
+        if text.strip():
+            yield label_of[sentiment], text
 
 
 def load_sentiment140(path: Path) -> list[Tweet]:
@@ -129,24 +135,3 @@ def split(tweets: Iterable[Tweet], config: SplitConfig = SplitConfig()) -> dict[
     for tweet in tweets:
         parts[split_of(tweet, config)].append(tweet)
     return parts
-
-
-def split_manifest(parts: dict[str, list[Tweet]], config: SplitConfig) -> dict:
-    """Counts and a content hash per split: the record that a later run used the same data."""
-    manifest: dict = {"config": asdict(config), "splits": {}}
-    for name, tweets in parts.items():
-        digest = hashlib.sha256()
-        for tweet in sorted(tweets, key=lambda t: (t.text, t.label)):
-            digest.update(json.dumps([tweet.text, tweet.label]).encode("utf-8"))
-        manifest["splits"][name] = {
-            "count": len(tweets),
-            "positive": sum(t.label for t in tweets),
-            "sha256": digest.hexdigest(),
-        }
-    return manifest
-
-
-def load_dataset(sentiment140_csv: Path | None = None, config: SplitConfig = SplitConfig()) -> dict[str, list[Tweet]]:
-    """The project's dataset: the CrowdFlower corpus, or Sentiment140 when its CSV is given."""
-    tweets = load_sentiment140(sentiment140_csv) if sentiment140_csv else load_crowdflower_corpus()
-    return split(deduplicate(tweets), config)

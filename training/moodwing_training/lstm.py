@@ -1,6 +1,12 @@
-"""Approach 2, the advanced custom model: a WordPiece tokenizer and word embeddings learned on the
-training tweets, a bidirectional LSTM, and masked mean + max pooling."""
+"""Approach 2, the advanced custom model: word-piece embeddings, a bidirectional LSTM, and masked
+mean + max pooling; trained as a student of the MiniLM teacher (see `distill.py`).
 
+Its word pieces are either MiniLM's own (vocabulary and tokenizer), with the embedding table
+initialised from MiniLM's, projected to the student's width by PCA (`minilm`), or a WordPiece
+vocabulary and embeddings learned from scratch on the training tweets (`learned`).
+"""
+
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -8,11 +14,12 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .data import Tweet
+from . import bert
 from .neural import LoopConfig, masked_max, masked_mean
 from .normalize import normalize
 
 PAD, UNK = "[PAD]", "[UNK]"
+EMBEDDINGS = ("minilm", "learned")
 
 
 @dataclass(frozen=True)
@@ -22,12 +29,14 @@ class LstmConfig:
     embedding_dim: int = 128
     hidden_size: int = 128
     dropout: float = 0.4
+    embeddings: str = "minilm"  # one of EMBEDDINGS; vocab_size applies to "learned" only
+    distill_alpha: float = 0.5  # weight of the teacher's probabilities against a human label
     loop: LoopConfig = field(
-        default_factory=lambda: LoopConfig(epochs=10, batch_size=64, learning_rate=2e-3, weight_decay=1e-4, patience=2)
+        default_factory=lambda: LoopConfig(epochs=4, batch_size=128, learning_rate=2e-3, weight_decay=1e-4, patience=1)
     )
 
 
-def train_tokenizer(train: list[Tweet], config: LstmConfig) -> Tokenizer:
+def train_tokenizer(texts: Sequence[str], config: LstmConfig) -> Tokenizer:
     """A lower-casing WordPiece tokenizer learned from the normalised training tweets only."""
     tokenizer = Tokenizer(models.WordPiece(unk_token=UNK, max_input_chars_per_word=50))
     tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
@@ -36,7 +45,7 @@ def train_tokenizer(train: list[Tweet], config: LstmConfig) -> Tokenizer:
     trainer = trainers.WordPieceTrainer(
         vocab_size=config.vocab_size, min_frequency=2, special_tokens=[PAD, UNK], show_progress=False
     )
-    tokenizer.train_from_iterator((normalize(t.text) for t in train), trainer=trainer)
+    tokenizer.train_from_iterator((normalize(t) for t in texts), trainer=trainer)
     tokenizer.enable_truncation(max_length=config.max_length)
     return tokenizer
 
@@ -69,8 +78,28 @@ class BiLstmClassifier(nn.Module):
         return self.head(self.dropout(pooled))
 
 
-def build(train: list[Tweet], config: LstmConfig) -> tuple[BiLstmClassifier, Tokenizer, int]:
-    tokenizer = train_tokenizer(train, config)
+def minilm_embeddings(width: int) -> torch.Tensor:
+    """MiniLM's word-piece embedding table (30,522 x 384) projected on its `width` principal
+    components, scaled to unit standard deviation like a fresh `nn.Embedding`."""
+    from transformers import AutoModel
+
+    table = AutoModel.from_pretrained(str(bert.pretrained_path()), local_files_only=True).embeddings.word_embeddings
+    weights = table.weight.detach().to(torch.float32)
+    centred = weights - weights.mean(0, keepdim=True)
+    _, _, components = torch.linalg.svd(centred, full_matrices=False)
+    projected = centred @ components[:width].T
+    return projected / projected.std()
+
+
+def build(texts: Sequence[str], config: LstmConfig) -> tuple[BiLstmClassifier, Tokenizer, int]:
+    if config.embeddings == "minilm":
+        tokenizer = bert.load_tokenizer(bert.pretrained_path(), config.max_length)
+    else:
+        tokenizer = train_tokenizer(texts, config)
     pad_id = tokenizer.token_to_id(PAD)
     model = BiLstmClassifier(tokenizer.get_vocab_size(), config, pad_id)
+    if config.embeddings == "minilm":
+        with torch.no_grad():
+            model.embedding.weight.copy_(minilm_embeddings(config.embedding_dim))
+            model.embedding.weight[pad_id] = 0.0
     return model, tokenizer, pad_id

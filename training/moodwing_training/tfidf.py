@@ -10,6 +10,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from .data import Tweet
+from .neural import fit_temperature
 from .normalize import normalize
 
 
@@ -50,7 +51,8 @@ def build_pipeline(config: TfidfConfig, c: float) -> Pipeline:
             ),
         ]
     )
-    classifier = LogisticRegression(C=c, solver="liblinear", max_iter=1000)
+    # Balanced: the training mix (70 % negative) is not the share a customer will see.
+    classifier = LogisticRegression(C=c, solver="liblinear", max_iter=1000, class_weight="balanced")
     return Pipeline([("features", features), ("classifier", classifier)])
 
 
@@ -86,6 +88,17 @@ def _compact(pipeline: Pipeline) -> Pipeline:
         vectorizer.stop_words_ = None
         vectorizer.vocabulary_ = {term: int(index) for term, index in vectorizer.vocabulary_.items()}
     return pipeline
+
+
+def calibrate(pipeline: Pipeline, validation: list[Tweet]) -> float:
+    """Temperature scaling on validation, folded into the logistic regression; returns T."""
+    margin = pipeline.decision_function([t.text for t in validation])
+    logits = np.stack([np.zeros_like(margin), margin], axis=1)
+    temperature = fit_temperature(logits, np.array([t.label for t in validation]))
+    classifier = pipeline.named_steps["classifier"]
+    classifier.coef_ /= temperature
+    classifier.intercept_ /= temperature
+    return temperature
 
 
 def predict(pipeline: Pipeline, texts: list[str]) -> np.ndarray:

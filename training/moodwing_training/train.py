@@ -1,10 +1,16 @@
 """Train one approach, evaluate it, and record everything in MLflow.
 
-    python -m moodwing_training.train --approach tfidf|lstm|bert [--sentiment140 FILE] [--sample N]
+    python -m moodwing_training.train --approach tfidf|lstm|bert [--tweeteval DIR] [--sentiment140 FILE]
+        [--teacher moodwing-bert@champion | --teacher none] [--embeddings minilm|learned] [--sample N]
 
-Each run logs its parameters, per-epoch metrics, validation and test scores, latency and size,
-the confusion matrix and ROC curve, a model card, and registers the model as
+Each run logs its parameters, per-epoch metrics, the scores on every reported set (validation, our
+test split, TweetEval emotion test, the external TweetEval sentiment set), latency and size, the
+confusion matrix, ROC curve and reliability diagram, a model card, and registers the model as
 `moodwing-<approach>`; the best version by validation ROC-AUC carries the alias `champion`.
+
+Every model is calibrated on validation (temperature scaling, folded into the exported graph) and
+gets a decision threshold chosen on validation; neither ever looks at the reported sets.
+`lstm` is a student distilled from the `bert` teacher's probabilities (train that first).
 """
 
 import argparse
@@ -21,22 +27,23 @@ import mlflow
 import numpy as np
 import onnx
 
-from . import bert, lstm, neural, tfidf, tracking
-from .data import (
-    CROWDFLOWER_PROVENANCE,
-    LABELS,
-    SENTIMENT140_PROVENANCE,
-    SplitConfig,
-    Tweet,
-    load_dataset,
-    split_manifest,
+from . import bert, distill, lstm, neural, tfidf, tracking, tweeteval
+from .corpus import EXTERNAL, Corpus, load_corpus
+from .data import LABELS, Tweet
+from .metrics import (
+    choose_threshold,
+    classification_metrics,
+    plot_confusion_matrix,
+    plot_reliability,
+    plot_roc_curve,
 )
-from .metrics import classification_metrics, plot_confusion_matrix, plot_roc_curve
 from .normalize import NORMALIZATION_VERSION
 from .onnx_export import OnnxClassifier, export
 
 APPROACHES = ("tfidf", "lstm", "bert")
 LATENCY_SAMPLE = 200
+AUTO = Path("auto")  # --tweeteval default: the shared copy beside the repository, when it exists
+SET_PREFIXES = {"validation": "val", "test": "test"}  # other reported sets keep their own name
 
 
 @dataclass
@@ -50,39 +57,52 @@ class Trained:
     max_length: int | None = None
 
 
-def train_tfidf(parts: dict[str, list[Tweet]], sample: bool) -> Trained:
+def train_tfidf(corpus: Corpus, sample: bool) -> Trained:
     config = tfidf.TfidfConfig(c_grid=(1.0, 4.0)) if sample else tfidf.TfidfConfig()
-    pipeline, chosen = tfidf.fit(parts["train"], parts["validation"], config, _log_step)
+    pipeline, chosen = tfidf.fit(corpus.parts["train"], corpus.parts["validation"], config, _log_step)
+    temperature = tfidf.calibrate(pipeline, corpus.parts["validation"])
     return Trained(
         predict=lambda texts: tfidf.predict(pipeline, texts),
         log_model=lambda name: mlflow.sklearn.log_model(
             pipeline, name="model", registered_model_name=name, skops_trusted_types=[f"{tfidf.__name__}._preprocess"]
         ),
         size_bytes=len(pickle.dumps(pipeline)),
-        params={**asdict(config), **chosen},
+        params={**asdict(config), **chosen, "temperature": temperature},
     )
 
 
-def train_neural(approach: str, parts: dict[str, list[Tweet]], sample: bool, threads: int, workdir: Path) -> Trained:
+def train_neural(approach: str, corpus: Corpus, options: "Options", workdir: Path) -> Trained:
+    train, validation = corpus.parts["train"], corpus.parts["validation"]
+    texts, targets = [t.text for t in train], neural.one_hot([t.label for t in train])
+    extra: dict = {}
     if approach == "lstm":
-        config = lstm.LstmConfig()
-        if sample:
+        config = lstm.LstmConfig(embeddings=options.embeddings)
+        if options.sample:
             config = replace(config, vocab_size=2000, loop=replace(config.loop, epochs=2))
-        config = replace(config, loop=replace(config.loop, threads=threads))
-        model, tokenizer, pad_id = lstm.build(parts["train"], config)
+        config = replace(config, loop=replace(config.loop, threads=options.threads))
+        if options.teacher:
+            texts, targets, extra = distill.student_targets(corpus, options.teacher, config.distill_alpha, workdir)
+        model, tokenizer, pad_id = lstm.build(texts, config)
     else:
         config = bert.BertConfig()
-        if sample:
+        if options.sample:
             config = replace(config, loop=replace(config.loop, epochs=1))
-        config = replace(config, loop=replace(config.loop, threads=threads))
+        config = replace(config, loop=replace(config.loop, threads=options.threads))
         model, tokenizer, pad_id = bert.build(config)
-    model, outcome = neural.fit(model, parts["train"], parts["validation"], tokenizer, pad_id, config.loop, _log_step)
+    print(f"[{approach}] training on {len(texts)} tweets", flush=True)
+    model, outcome = neural.fit(model, texts, targets, validation, tokenizer, pad_id, config.loop, _log_step)
+
+    val_ids = neural.encode(tokenizer, [t.text for t in validation])
+    val_labels = np.array([t.label for t in validation])
+    temperature = neural.fit_temperature(neural.predict_logits(model, val_ids, pad_id), val_labels)
+    neural.fold_temperature(model.head, temperature)
+    print(f"[{approach}] temperature {temperature:.3f} folded into the head", flush=True)
 
     tokenizer_path = workdir / "tokenizer.json"
     tokenizer.save(str(tokenizer_path))
     fp32_path = export(model, workdir / "model.onnx")
     classifier = OnnxClassifier(fp32_path, tokenizer)
-    _check_export(model, classifier, tokenizer, pad_id, parts["validation"][:100])
+    _check_export(model, classifier, tokenizer, pad_id, validation[:100])
 
     def log_model(name: str):
         mlflow.log_artifact(str(tokenizer_path), artifact_path="tokenizer")
@@ -90,7 +110,13 @@ def train_neural(approach: str, parts: dict[str, list[Tweet]], sample: bool, thr
             onnx.load(str(fp32_path)), name="model", registered_model_name=name, save_as_external_data=False
         )
 
-    params = {**_flatten(asdict(config)), **outcome, "parameters": sum(p.numel() for p in model.parameters())}
+    params = {
+        **_flatten(asdict(config)),
+        **outcome,
+        **extra,
+        "temperature": temperature,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
     return Trained(
         predict=classifier.predict,
         log_model=log_model,
@@ -125,26 +151,44 @@ def _flatten(params: dict, prefix: str = "") -> dict:
     return flat
 
 
-def _sample(parts: dict[str, list[Tweet]], size: int, seed: int = 7) -> dict[str, list[Tweet]]:
+def _sample(corpus: Corpus, size: int, seed: int = 7) -> Corpus:
     rng = random.Random(seed)
-    sizes = {"train": size, "validation": max(size // 4, 20), "test": max(size // 4, 20)}
-    return {name: rng.sample(tweets, min(sizes[name], len(tweets))) for name, tweets in parts.items()}
+
+    def take(items: list, count: int) -> list:
+        return rng.sample(items, min(count, len(items)))
+
+    small = max(size // 4, 20)
+    parts = {
+        "train": take(corpus.parts["train"], size),
+        **{n: take(corpus.parts[n], small) for n in ("validation", "test")},
+    }
+    evaluation = {name: take(tweets, small) for name, tweets in corpus.evaluation.items()}
+    return Corpus(parts, evaluation, take(corpus.unlabelled, size), corpus.manifest)
 
 
-def evaluate_and_log(approach: str, trained: Trained, parts: dict[str, list[Tweet]], workdir: Path) -> dict[str, float]:
-    scores: dict[str, float] = {}
-    for split_name, prefix in (("validation", "val"), ("test", "test")):
-        tweets = parts[split_name]
-        labels = np.array([t.label for t in tweets])
-        p_positive = trained.predict([t.text for t in tweets])
-        scores.update({f"{prefix}_{k}": v for k, v in classification_metrics(labels, p_positive).items()})
-        if split_name == "test":
-            title = f"{approach} — test split"
-            mlflow.log_artifact(
-                str(plot_confusion_matrix(labels, p_positive, title, workdir / "confusion_matrix.png")), "plots"
-            )
-            mlflow.log_artifact(str(plot_roc_curve(labels, p_positive, title, workdir / "roc_curve.png")), "plots")
-    sample = [t.text for t in parts["test"][:LATENCY_SAMPLE]]
+def set_prefix(name: str) -> str:
+    return SET_PREFIXES.get(name, name)
+
+
+def evaluate_and_log(approach: str, trained: Trained, corpus: Corpus, workdir: Path) -> dict[str, float]:
+    """Scores on every reported set at the threshold chosen on validation, plots for the held-out ones."""
+    predictions = {name: trained.predict([t.text for t in tweets]) for name, tweets in corpus.reported_sets().items()}
+    labels = {name: np.array([t.label for t in tweets]) for name, tweets in corpus.reported_sets().items()}
+    threshold = choose_threshold(labels["validation"], predictions["validation"])
+    scores: dict[str, float] = {"threshold": threshold}
+    for name, p_positive in predictions.items():
+        metrics = classification_metrics(labels[name], p_positive, threshold)
+        scores.update({f"{set_prefix(name)}_{k}": v for k, v in metrics.items()})
+        if name in ("test", EXTERNAL):
+            title = f"{approach} — {name}"
+            for plot, file in (
+                (lambda *a: plot_confusion_matrix(*a, threshold=threshold), "confusion_matrix"),
+                (plot_roc_curve, "roc_curve"),
+                (plot_reliability, "reliability"),
+            ):
+                path = workdir / f"{file}{'' if name == 'test' else '_' + name}.png"
+                mlflow.log_artifact(str(plot(labels[name], p_positive, title, path)), "plots")
+    sample = [t.text for t in corpus.parts["test"][:LATENCY_SAMPLE]]
     timings = []
     for text in sample:
         started = time.perf_counter()
@@ -158,18 +202,24 @@ def evaluate_and_log(approach: str, trained: Trained, parts: dict[str, list[Twee
 
 def model_card(approach: str, scores: dict[str, float], manifest: dict, params: dict) -> str:
     rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in sorted(scores.items()))
+    sources = "\n".join(
+        f"- **{s['name']}**: {s['provenance']}" + (f" ({s['use']})" if "use" in s else "") for s in manifest["sources"]
+    )
+    counts = {"splits": manifest["splits"], "evaluation": manifest["evaluation"], "unlabelled": manifest["unlabelled"]}
     return f"""# moodwing-{approach}
 
 Binary tweet sentiment ({" / ".join(LABELS)}), trained by `python -m moodwing_training.train --approach {approach}`.
 
 ## Data
-{manifest["source"]}
+{sources}
 
-{json.dumps(manifest["splits"], indent=2)}
+{json.dumps(counts, indent=2)}
 
 Text normalisation version {NORMALIZATION_VERSION} (URLs, @mentions, HTML entities, repeated letters).
 
-## Scores (validation selects, test reports)
+## Scores (validation selects, calibrates and sets the threshold; the other sets only report)
+`{EXTERNAL}` is TweetEval sentiment/val (negative, positive): never trained or tuned on.
+
 | metric | value |
 |---|---|
 {rows}
@@ -180,43 +230,65 @@ Text normalisation version {NORMALIZATION_VERSION} (URLs, @mentions, HTML entiti
 ```
 
 ## Limits
-English tweets only; labels are human judgements of 2015 tweets (airlines, brands, news topics),
-so vocabulary drift and sarcasm are the expected failure modes. Review rejected predictions.
+English tweets only. The labelled tweets are human judgements of 2015 tweets (airlines, brands, news
+topics) and 2016-2018 tweets read through their emotion; vocabulary drift, sarcasm and irony remain
+the expected failure modes. Review rejected predictions.
 """
 
 
-def run(
-    approach: str, sentiment140: Path | None = None, sample: int | None = None, threads: int = 2
-) -> dict[str, float]:
-    split_config = SplitConfig()
-    parts = load_dataset(sentiment140, split_config)
-    manifest = split_manifest(parts, split_config)
-    manifest["source"] = SENTIMENT140_PROVENANCE if sentiment140 else CROWDFLOWER_PROVENANCE
-    if sample:
-        parts = _sample(parts, sample)
-    print(f"[{approach}] " + ", ".join(f"{k} {len(v)}" for k, v in parts.items()), flush=True)
+@dataclass(frozen=True)
+class Options:
+    sentiment140: Path | None = None
+    tweeteval: Path | None = AUTO
+    sample: int | None = None
+    threads: int = 2
+    teacher: str | None = distill.DEFAULT_TEACHER  # registered model URI, or None to train on labels only
+    embeddings: str = "minilm"
+
+
+def resolve_tweeteval(option: Path | None) -> Path | None:
+    if option == AUTO:
+        found = tweeteval.default_dir()
+        if found is None:
+            print(f"no TweetEval folder at {tweeteval.DEFAULT_DIR}: training on the corpus alone", flush=True)
+        return found
+    return option
+
+
+def run(approach: str, options: Options = Options()) -> dict[str, float]:
+    corpus = load_corpus(options.sentiment140, resolve_tweeteval(options.tweeteval))
+    if options.sample:
+        corpus = _sample(corpus, options.sample)
+    sizes = {**{k: len(v) for k, v in corpus.reported_sets().items()}, "train": len(corpus.parts["train"])}
+    print(
+        f"[{approach}] " + ", ".join(f"{k} {v}" for k, v in sizes.items()) + f", unlabelled {len(corpus.unlabelled)}",
+        flush=True,
+    )
 
     tracking.configure()
     with mlflow.start_run(run_name=approach) as active, tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        mlflow.set_tags({"approach": approach, "sample": str(sample or "full"), "data_source": manifest["source"]})
-        mlflow.log_dict(manifest, "data/split_manifest.json")
+        sources = ", ".join(s["name"] for s in corpus.manifest["sources"])
+        mlflow.set_tags({"approach": approach, "sample": str(options.sample or "full"), "data_sources": sources})
+        mlflow.log_dict(corpus.manifest, "data/split_manifest.json")
         mlflow.log_params(
             {
                 "normalization_version": NORMALIZATION_VERSION,
-                **{f"data.{k}.count": v["count"] for k, v in manifest["splits"].items()},
+                **{f"data.{k}.count": len(v) for k, v in corpus.reported_sets().items()},
+                "data.train.count": len(corpus.parts["train"]),
+                "data.unlabelled.count": len(corpus.unlabelled),
             }
         )
         trained = (
-            train_tfidf(parts, bool(sample))
+            train_tfidf(corpus, bool(options.sample))
             if approach == "tfidf"
-            else train_neural(approach, parts, bool(sample), threads, workdir)
+            else train_neural(approach, corpus, options, workdir)
         )
         mlflow.log_params({k: str(v)[:500] for k, v in _flatten(trained.params).items()})
         if trained.max_length:
             mlflow.log_param("max_length", trained.max_length)
-        scores = evaluate_and_log(approach, trained, parts, workdir)
-        mlflow.log_text(model_card(approach, scores, manifest, trained.params), "model_card.md")
+        scores = evaluate_and_log(approach, trained, corpus, workdir)
+        mlflow.log_text(model_card(approach, scores, corpus.manifest, trained.params), "model_card.md")
         name = tracking.registered_name(approach)
         info = trained.log_model(name)
         version = mlflow.MlflowClient().get_model_version(name, str(info.registered_model_version))
@@ -234,12 +306,37 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--approach", choices=APPROACHES, required=True)
     parser.add_argument(
+        "--tweeteval",
+        type=Path,
+        default=AUTO,
+        help=f"TweetEval's datasets/ folder (default {tweeteval.DEFAULT_DIR} when it exists; 'none' to leave it out)",
+    )
+    parser.add_argument(
         "--sentiment140", type=Path, help="train on this Sentiment140 CSV instead of the default corpus"
+    )
+    parser.add_argument(
+        "--teacher",
+        default=distill.DEFAULT_TEACHER,
+        help="lstm only: the registered teacher to distil from (default %(default)s; 'none': labels only)",
+    )
+    parser.add_argument(
+        "--embeddings",
+        choices=lstm.EMBEDDINGS,
+        default="minilm",
+        help="lstm only: word-piece embeddings initialised from MiniLM's (projected) or learned from scratch",
     )
     parser.add_argument("--sample", type=int, help="train on N tweets only (smoke runs and tests)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch (default 2)")
     args = parser.parse_args(argv)
-    run(args.approach, args.sentiment140, args.sample, args.threads)
+    options = Options(
+        sentiment140=args.sentiment140,
+        tweeteval=None if str(args.tweeteval) == "none" else args.tweeteval,
+        sample=args.sample,
+        threads=args.threads,
+        teacher=None if args.teacher == "none" else args.teacher,
+        embeddings=args.embeddings,
+    )
+    run(args.approach, options)
 
 
 if __name__ == "__main__":

@@ -16,29 +16,45 @@ def assert_tracked(approach: str, scores: dict[str, float]) -> None:
     assert run.data.tags["approach"] == approach
     assert run.data.metrics["test_roc_auc"] == pytest.approx(scores["test_roc_auc"])
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
-    assert artifacts == {"plots/confusion_matrix.png", "plots/roc_curve.png"}
+    plots = {"confusion_matrix", "roc_curve", "reliability"}
+    assert artifacts == {f"plots/{p}.png" for p in plots} | {f"plots/{p}_tweeteval_sentiment.png" for p in plots}
+    # Every reported set is scored, at a threshold chosen on validation.
+    for prefix in ("val", "test", "tweeteval_emotion_test", "tweeteval_sentiment"):
+        for metric in ("accuracy", "roc_auc", "ece"):
+            assert f"{prefix}_{metric}" in run.data.metrics
+    assert 0.0 < run.data.metrics["threshold"] < 1.0
+    assert float(run.data.params["temperature"]) > 0
     assert "model_card.md" in {a.path for a in client.list_artifacts(run.info.run_id)}
 
 
-def test_tfidf(mlflow_store) -> None:
-    scores = train.run("tfidf", sample=SAMPLE)
+def test_tfidf(mlflow_store, tweeteval_dir) -> None:
+    scores = train.run("tfidf", train.Options(tweeteval=tweeteval_dir, sample=SAMPLE))
     assert scores["val_roc_auc"] > 0.75  # chance is 0.5
     assert_tracked("tfidf", scores)
 
 
-def test_lstm(lstm_run) -> None:
+def test_lstm_is_distilled_from_the_teacher(lstm_run, bert_run) -> None:
     assert lstm_run["val_roc_auc"] > 0.6
     assert_tracked("lstm", lstm_run)
-    history = MlflowClient().get_metric_history(
-        MlflowClient().get_model_version_by_alias("moodwing-lstm", "champion").run_id, "epoch_val_roc_auc"
-    )
-    assert [m.step for m in history] == [1, 2]  # one point per epoch
+    client = MlflowClient()
+    student = client.get_run(client.get_model_version_by_alias("moodwing-lstm", "champion").run_id)
+    teacher = client.get_model_version_by_alias("moodwing-bert", "champion")
+    assert [m.step for m in client.get_metric_history(student.info.run_id, "epoch_val_roc_auc")] == [1, 2]
+    assert student.data.params["distill.teacher_run_id"] == teacher.run_id
+    # The teacher's probabilities are cached on the teacher's run, under the name the student logged.
+    cached = {a.path for a in client.list_artifacts(teacher.run_id, "soft_labels")}
+    assert student.data.params["distill.soft_labels_artifact"] in cached
+    assert int(student.data.params["distill.unlabelled"]) > 0
 
 
-def test_bert(mlflow_store) -> None:
-    scores = train.run("bert", sample=200)
-    assert scores["val_roc_auc"] > 0.6
-    assert_tracked("bert", scores)
+def test_second_student_reuses_the_cached_teacher_probabilities(lstm_run, tweeteval_dir, capsys) -> None:
+    train.run("lstm", train.Options(tweeteval=tweeteval_dir, sample=400, embeddings="learned"))
+    assert "teacher probabilities: cached in run" in capsys.readouterr().out
+
+
+def test_bert(bert_run) -> None:
+    assert bert_run["val_roc_auc"] > 0.6
+    assert_tracked("bert", bert_run)
 
 
 def test_champion_moves_only_to_a_better_version(lstm_run) -> None:
