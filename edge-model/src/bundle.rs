@@ -24,6 +24,8 @@ pub struct ModelCard {
     pub approach: Option<String>,
     pub labels: Vec<String>,
     pub max_length: usize,
+    /// A tweet is positive when its score is at least this (chosen on validation in training).
+    pub threshold: f32,
     pub normalization_version: u32,
     pub metrics: serde_json::Value,
     pub mlflow: serde_json::Value,
@@ -58,12 +60,36 @@ impl Bundle {
         onnx: Vec<u8>,
         tokenizer: Vec<u8>,
     ) -> Result<Self, EdgeError> {
+        let card = ModelCard::from_json(model_json)?;
+        verify_sha256(&card, "model.onnx", &onnx)?;
+        verify_sha256(&card, "tokenizer.json", &tokenizer)?;
+        Ok(Self {
+            card,
+            onnx,
+            tokenizer,
+        })
+    }
+}
+
+impl ModelCard {
+    /// Parse `model.json` and check what this build relies on: the labels, the threshold and the
+    /// normalisation version. Cheap: a host can answer from the card without building the model.
+    pub fn from_json(model_json: &[u8]) -> Result<Self, EdgeError> {
         let card: ModelCard =
             serde_json::from_slice(model_json).map_err(|e| EdgeError::bundle("model.json", e))?;
         if card.labels != LABELS {
             return Err(EdgeError::bundle(
                 "model.json",
                 format!("labels must be {LABELS:?}, not {:?}", card.labels),
+            ));
+        }
+        if !(card.threshold > 0.0 && card.threshold < 1.0) {
+            return Err(EdgeError::bundle(
+                "model.json",
+                format!(
+                    "threshold {} is not a probability strictly inside (0, 1)",
+                    card.threshold
+                ),
             ));
         }
         if card.normalization_version != NORMALIZATION_VERSION {
@@ -75,13 +101,7 @@ impl Bundle {
                 ),
             ));
         }
-        verify_sha256(&card, "model.onnx", &onnx)?;
-        verify_sha256(&card, "tokenizer.json", &tokenizer)?;
-        Ok(Self {
-            card,
-            onnx,
-            tokenizer,
-        })
+        Ok(card)
     }
 }
 

@@ -28,6 +28,22 @@ pub struct Prediction {
     pub score: f32,
 }
 
+/// Refuse what is not a tweet: empty or white space only, or longer than [`MAX_TEXT_CHARS`].
+/// Needs no model, so a host can refuse bad input before building one.
+pub fn check_text(text: &str) -> Result<(), EdgeError> {
+    let chars = text.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(EdgeError::TextTooLong {
+            chars,
+            limit: MAX_TEXT_CHARS,
+        });
+    }
+    if text.trim().is_empty() {
+        return Err(EdgeError::EmptyText);
+    }
+    Ok(())
+}
+
 type Plan = std::sync::Arc<TypedSimplePlan>;
 
 pub struct Classifier {
@@ -59,26 +75,11 @@ impl Classifier {
         &self.card
     }
 
-    /// Refuse what is not a tweet: empty or white space only, or longer than [`MAX_TEXT_CHARS`].
-    pub fn check_text(&self, text: &str) -> Result<(), EdgeError> {
-        let chars = text.chars().count();
-        if chars > MAX_TEXT_CHARS {
-            return Err(EdgeError::TextTooLong {
-                chars,
-                limit: MAX_TEXT_CHARS,
-            });
-        }
-        if text.trim().is_empty() {
-            return Err(EdgeError::EmptyText);
-        }
-        Ok(())
-    }
-
-    /// Check the text, then score it.
+    /// Check the text, then score it; the label comes from the bundle's decision threshold.
     pub fn predict(&self, text: &str) -> Result<Prediction, EdgeError> {
-        self.check_text(text)?;
+        check_text(text)?;
         let score = self.score_ids(&self.token_ids(text)?)?;
-        let label = if score >= 0.5 {
+        let label = if score >= self.card.threshold {
             Sentiment::Positive
         } else {
             Sentiment::Negative

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use moodwing_edge_model::{Bundle, Classifier, EdgeError, normalize};
 use serde::Deserialize;
+use serde_json::json;
 
 const TOLERANCE: f32 = 1e-3;
 
@@ -15,6 +16,8 @@ struct Golden {
     normalized: String,
     ids: Vec<u32>,
     p_positive: f32,
+    /// The label training gives at the bundle's threshold.
+    predicted: String,
 }
 
 fn bundles() -> Vec<PathBuf> {
@@ -71,6 +74,11 @@ fn rust_agrees_with_python_on_every_golden_tweet() {
             );
             let score = classifier.score_ids(&line.ids).unwrap();
             worst = worst.max((score - line.p_positive).abs());
+            // A score within the tolerance of the threshold may land on either side.
+            if (line.p_positive - bundle.card.threshold).abs() > TOLERANCE {
+                let label = serde_json::to_value(classifier.predict(&line.text).unwrap().label);
+                assert_eq!(label.unwrap(), line.predicted.as_str(), "{:?}", line.text);
+            }
             assert!(
                 (score - line.p_positive).abs() < TOLERANCE,
                 "{:?}: rust {score}, python {}",
@@ -134,12 +142,29 @@ fn a_tampered_bundle_is_refused() {
         "bundle file model.onnx: sha256 differs from model.json"
     );
 
-    let mut card: serde_json::Value = serde_json::from_slice(&json).unwrap();
-    card["normalization_version"] = 99.into();
+    let card: serde_json::Value = serde_json::from_slice(&json).unwrap();
     let onnx = std::fs::read(dir.join("model.onnx")).unwrap();
-    let err = Bundle::from_parts(&serde_json::to_vec(&card).unwrap(), onnx, tokenizer).unwrap_err();
-    assert!(
-        err.to_string().contains("normalisation version 99"),
-        "{err}"
-    );
+    for (field, value, message) in [
+        (
+            "normalization_version",
+            json!(99),
+            "normalisation version 99",
+        ),
+        ("threshold", json!(1.0), "threshold 1 is not a probability"),
+        (
+            "threshold",
+            json!(-0.2),
+            "threshold -0.2 is not a probability",
+        ),
+    ] {
+        let mut changed = card.clone();
+        changed[field] = value;
+        let err = Bundle::from_parts(
+            &serde_json::to_vec(&changed).unwrap(),
+            onnx.clone(),
+            tokenizer.clone(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains(message), "{err}");
+    }
 }
