@@ -9,13 +9,34 @@
 //! | `OPTIONS {base}/...` | CORS pre-flight |
 //!
 //! Every response is JSON and carries CORS headers; every refusal is a 4xx with
-//! `{"error": {"code": "...", "message": "..."}}`.
+//! `{"error": {"code": "...", "message": "..."}}`. Only `predict` routes touch the classifier
+//! (see [`Model`]), and only once the request is known to be valid.
 
 mod error;
 mod routes;
 
 pub use error::ApiError;
 pub use routes::{MAX_BATCH, MAX_BODY_BYTES, error_response, handle};
+
+use moodwing_edge_model::{Classifier, ModelCard};
+
+/// The model behind the routes. Only predictions need the classifier; health, model info, CORS
+/// pre-flights and every refusal are answered from the card, so a host that builds the
+/// classifier lazily (a fresh instance per request) builds it only for a prediction.
+pub trait Model {
+    fn card(&self) -> Result<&ModelCard, ApiError>;
+    fn classifier(&self) -> Result<&Classifier, ApiError>;
+}
+
+impl Model for Classifier {
+    fn card(&self) -> Result<&ModelCard, ApiError> {
+        Ok(Classifier::card(self))
+    }
+
+    fn classifier(&self) -> Result<&Classifier, ApiError> {
+        Ok(self)
+    }
+}
 
 /// What the API needs of a request; the host adapter fills it.
 #[derive(Debug, Clone, Copy)]

@@ -1,10 +1,10 @@
 use std::time::Instant;
 
-use moodwing_edge_model::{Classifier, Prediction};
+use moodwing_edge_model::{Prediction, check_text};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{ApiError, ApiRequest, ApiResponse};
+use crate::{ApiError, ApiRequest, ApiResponse, Model};
 
 /// Largest request body accepted; a batch of [`MAX_BATCH`] maximal tweets fits.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -24,19 +24,19 @@ struct BatchBody {
 }
 
 /// Answer one request for the model served under `base` (e.g. `/api` or `/api/bert`).
-pub fn handle(classifier: &Classifier, base: &str, request: ApiRequest<'_>) -> ApiResponse {
+pub fn handle(model: &impl Model, base: &str, request: ApiRequest<'_>) -> ApiResponse {
     let started = Instant::now();
     let result = match request.path.strip_prefix(base) {
         _ if request.method == "OPTIONS" => return respond(204, None),
         Some("/predict") => post_json(&request, |body: PredictBody| {
-            predict(classifier, &body.text, started)
+            predict(model, &body.text, started)
         }),
         Some("/predict/batch") => post_json(&request, |body: BatchBody| {
-            predict_batch(classifier, &body.texts, started)
+            predict_batch(model, &body.texts, started)
         }),
-        Some("/model") => get(&request, || model(classifier)),
+        Some("/model") => get(&request, || card_json(model)),
         Some("/health") => get(&request, || {
-            Ok(json!({"status": "ok", "model": model_id(classifier)}))
+            Ok(json!({"status": "ok", "model": model_id(model)?}))
         }),
         _ => Err(ApiError::NotFound),
     };
@@ -115,13 +115,14 @@ fn post_json<T: for<'de> Deserialize<'de>>(
     answer(body)
 }
 
-fn predict(classifier: &Classifier, text: &str, started: Instant) -> Result<Value, ApiError> {
-    let prediction = classifier.predict(text)?;
-    Ok(with_model(classifier, prediction_json(prediction), started))
+fn predict(model: &impl Model, text: &str, started: Instant) -> Result<Value, ApiError> {
+    check_text(text)?;
+    let prediction = model.classifier()?.predict(text)?;
+    with_model(model, prediction_json(prediction), started)
 }
 
 fn predict_batch(
-    classifier: &Classifier,
+    model: &impl Model,
     texts: &[String],
     started: Instant,
 ) -> Result<Value, ApiError> {
@@ -133,34 +134,33 @@ fn predict_batch(
     }
     // Validate every text before scoring any, so a bad one costs nothing.
     for text in texts {
-        classifier.check_text(text)?;
+        check_text(text)?;
     }
+    let classifier = model.classifier()?;
     let predictions = texts
         .iter()
         .map(|text| classifier.predict(text).map(prediction_json))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(with_model(
-        classifier,
-        json!({"predictions": predictions}),
-        started,
-    ))
+    with_model(model, json!({"predictions": predictions}), started)
 }
 
 fn prediction_json(prediction: Prediction) -> Value {
     json!({"label": prediction.label, "score": prediction.score})
 }
 
-fn with_model(classifier: &Classifier, mut body: Value, started: Instant) -> Value {
-    body["model"] = model_id(classifier);
+fn with_model(model: &impl Model, mut body: Value, started: Instant) -> Result<Value, ApiError> {
+    body["model"] = model_id(model)?;
+    // The label is `positive` from this score on (chosen on validation), so a client can say why.
+    body["threshold"] = json!(model.card()?.threshold);
     body["latency_ms"] = json!(started.elapsed().as_secs_f64() * 1000.0);
-    body
+    Ok(body)
 }
 
-fn model_id(classifier: &Classifier) -> Value {
-    let card = classifier.card();
-    json!({"name": card.name, "version": card.version})
+fn model_id(model: &impl Model) -> Result<Value, ApiError> {
+    let card = model.card()?;
+    Ok(json!({"name": card.name, "version": card.version}))
 }
 
-fn model(classifier: &Classifier) -> Result<Value, ApiError> {
-    serde_json::to_value(classifier.card()).map_err(|e| ApiError::Internal(e.to_string()))
+fn card_json(model: &impl Model) -> Result<Value, ApiError> {
+    serde_json::to_value(model.card()?).map_err(|e| ApiError::Internal(e.to_string()))
 }

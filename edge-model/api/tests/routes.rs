@@ -4,8 +4,10 @@
 use std::path::Path;
 use std::sync::LazyLock;
 
-use moodwing_edge_api::{ApiRequest, ApiResponse, MAX_BODY_BYTES, handle};
-use moodwing_edge_model::{Bundle, Classifier};
+use std::cell::Cell;
+
+use moodwing_edge_api::{ApiError, ApiRequest, ApiResponse, MAX_BODY_BYTES, Model, handle};
+use moodwing_edge_model::{Bundle, Classifier, ModelCard};
 use serde_json::{Value, json};
 
 static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(|| {
@@ -15,7 +17,7 @@ static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(|| {
 
 fn call(method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (ApiResponse, Value) {
     let response = handle(
-        &CLASSIFIER,
+        &*CLASSIFIER,
         "/api",
         ApiRequest {
             method,
@@ -173,4 +175,68 @@ fn batch_validates_every_text_before_scoring() {
     );
     assert_eq!(response.status, 200);
     assert_eq!(json["predictions"].as_array().unwrap().len(), 2);
+}
+
+/// Counts how often the routes ask for the classifier.
+struct Counting {
+    asked: Cell<usize>,
+}
+
+impl Model for Counting {
+    fn card(&self) -> Result<&ModelCard, ApiError> {
+        Ok(CLASSIFIER.card())
+    }
+
+    fn classifier(&self) -> Result<&Classifier, ApiError> {
+        self.asked.set(self.asked.get() + 1);
+        Ok(&CLASSIFIER)
+    }
+}
+
+#[test]
+fn only_a_valid_prediction_asks_for_the_classifier() {
+    let model = Counting {
+        asked: Cell::new(0),
+    };
+    let json = Some("application/json");
+    let asks = |method: &str, path: &str, content_type: Option<&str>, body: &str| {
+        let before = model.asked.get();
+        let request = ApiRequest {
+            method,
+            path,
+            content_type,
+            body: body.as_bytes(),
+        };
+        let status = handle(&model, "/api", request).status;
+        (status, model.asked.get() - before)
+    };
+    // Answered from the card, or refused before any model is needed.
+    assert_eq!(asks("GET", "/api/health", None, ""), (200, 0));
+    assert_eq!(asks("GET", "/api/model", None, ""), (200, 0));
+    assert_eq!(asks("OPTIONS", "/api/predict", None, ""), (204, 0));
+    assert_eq!(asks("GET", "/api/nowhere", None, ""), (404, 0));
+    assert_eq!(asks("GET", "/api/predict", None, ""), (405, 0));
+    assert_eq!(
+        asks("POST", "/api/predict", Some("text/plain"), "{}"),
+        (415, 0)
+    );
+    assert_eq!(asks("POST", "/api/predict", json, "{"), (400, 0));
+    assert_eq!(
+        asks("POST", "/api/predict", json, r#"{"text": " "}"#),
+        (422, 0)
+    );
+    let too_many = serde_json::to_string(&json!({"texts": vec!["ok"; 33]})).unwrap();
+    assert_eq!(
+        asks("POST", "/api/predict/batch", json, &too_many),
+        (422, 0)
+    );
+    let one_bad = r#"{"texts": ["fine", ""]}"#;
+    assert_eq!(asks("POST", "/api/predict/batch", json, one_bad), (422, 0));
+    // A prediction does.
+    assert_eq!(
+        asks("POST", "/api/predict", json, r#"{"text": "great"}"#),
+        (200, 1)
+    );
+    let batch = r#"{"texts": ["great", "awful"]}"#;
+    assert_eq!(asks("POST", "/api/predict/batch", json, batch), (200, 1));
 }

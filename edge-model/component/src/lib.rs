@@ -3,14 +3,15 @@
 //! Build with `--features lstm` (the default, served under `/api`) or
 //! `--no-default-features --features bert` (served under `/api/bert`).
 
+use std::cell::Cell;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use moodwing_edge_api::{
-    ApiError, ApiRequest, ApiResponse, MAX_BODY_BYTES, error_response, handle,
+    ApiError, ApiRequest, ApiResponse, MAX_BODY_BYTES, Model, error_response, handle,
 };
-use moodwing_edge_model::{Bundle, Classifier};
+use moodwing_edge_model::{Bundle, Classifier, ModelCard};
 use spin_sdk::http::{IncomingRequest, Response};
 use spin_sdk::http_component;
 
@@ -33,26 +34,40 @@ mod embedded {
 #[cfg(not(any(feature = "lstm", feature = "bert")))]
 compile_error!("enable the `lstm` or the `bert` feature: one bundle must be embedded");
 
-/// Built once per component instance; also says how long it took when this call built it.
-fn classifier() -> Result<(&'static Classifier, Option<Duration>), ApiError> {
-    static CLASSIFIER: OnceLock<Result<Classifier, String>> = OnceLock::new();
-    let mut built_in = None;
-    let classifier = CLASSIFIER
-        .get_or_init(|| {
-            let started = Instant::now();
-            let bundle = Bundle::from_parts(
-                embedded::MODEL_JSON,
-                embedded::MODEL_ONNX.to_vec(),
-                embedded::TOKENIZER.to_vec(),
-            )
-            .map_err(|e| e.to_string())?;
-            let classifier = Classifier::new(&bundle).map_err(|e| e.to_string());
-            built_in = Some(started.elapsed());
-            classifier
-        })
-        .as_ref()
-        .map_err(|reason| ApiError::Internal(reason.clone()))?;
-    Ok((classifier, built_in))
+/// The embedded bundle, as the API's [`Model`]: the card is parsed on first use (cheap), the
+/// classifier is built only when a prediction needs it, once per component instance (or at build
+/// time, for a pre-initialized component). `built_in` says whether this request built it.
+#[derive(Default)]
+struct Embedded {
+    built_in: Cell<Option<Duration>>,
+}
+
+impl Model for Embedded {
+    fn card(&self) -> Result<&ModelCard, ApiError> {
+        static CARD: OnceLock<Result<ModelCard, String>> = OnceLock::new();
+        CARD.get_or_init(|| ModelCard::from_json(embedded::MODEL_JSON).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|reason| ApiError::Internal(reason.clone()))
+    }
+
+    fn classifier(&self) -> Result<&Classifier, ApiError> {
+        static CLASSIFIER: OnceLock<Result<Classifier, String>> = OnceLock::new();
+        CLASSIFIER
+            .get_or_init(|| {
+                let started = Instant::now();
+                let bundle = Bundle::from_parts(
+                    embedded::MODEL_JSON,
+                    embedded::MODEL_ONNX.to_vec(),
+                    embedded::TOKENIZER.to_vec(),
+                )
+                .map_err(|e| e.to_string())?;
+                let classifier = Classifier::new(&bundle).map_err(|e| e.to_string());
+                self.built_in.set(Some(started.elapsed()));
+                classifier
+            })
+            .as_ref()
+            .map_err(|reason| ApiError::Internal(reason.clone()))
+    }
 }
 
 /// `wasmtime wizer` calls this export once at build time and snapshots the memory it leaves, so
@@ -120,7 +135,7 @@ mod preinit {
         fn wizer_initialize() {
             // A failure here is kept in the snapshot and answered as a 500 by every request.
             INITIALIZING.store(true, Ordering::Relaxed);
-            if let Ok((classifier, _)) = super::classifier() {
+            if let Ok(classifier) = super::Model::classifier(&super::Embedded::default()) {
                 // One prediction, so what is built lazily on first use (the normalisation
                 // regexes, first-run state) is in the snapshot too: it cost each fresh instance
                 // ~0.7 ms.
@@ -148,23 +163,22 @@ async fn serve(request: IncomingRequest) -> Response {
         .first()
         .and_then(|value| String::from_utf8(value.clone()).ok());
 
-    let mut model_load = None;
-    let mut response = match (read_body(request).await, classifier()) {
-        (Err(error), _) | (_, Err(error)) => error_response(&error),
-        (Ok(body), Ok((classifier, built_in))) => {
-            model_load = built_in;
+    let model = Embedded::default();
+    let mut response = match read_body(request).await {
+        Err(error) => error_response(&error),
+        Ok(body) => {
             let request = ApiRequest {
                 method: &method,
                 path: &path,
                 content_type: content_type.as_deref(),
                 body: &body,
             };
-            handle(classifier, embedded::BASE, request)
+            handle(&model, embedded::BASE, request)
         }
     };
     // Tells a client (and the tests) which requests paid for building the model: none should,
-    // once the component is pre-initialized.
-    if let Some(took) = model_load {
+    // once the component is pre-initialized, and never one that is not a valid prediction.
+    if let Some(took) = model.built_in.get() {
         let ms = took.as_secs_f64() * 1e3;
         response
             .headers

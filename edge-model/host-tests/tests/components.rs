@@ -26,6 +26,10 @@ fn golden(model: &str) -> Vec<Value> {
 }
 
 fn check_golden(served: &Served, base: &str, model: &str) {
+    let card = served.get(&format!("{base}/model")).json();
+    let threshold = card["threshold"]
+        .as_f64()
+        .expect("model.json has a threshold");
     for line in golden(model).iter().take(40) {
         let reply = served.post_json(&format!("{base}/predict"), &json!({"text": line["text"]}));
         assert_eq!(reply.status, 200, "{reply:?}");
@@ -37,8 +41,15 @@ fn check_golden(served: &Served, base: &str, model: &str) {
             "{}: component {score}, onnxruntime {expected}",
             line["text"]
         );
-        let label = if score >= 0.5 { "positive" } else { "negative" };
+        let label = if score >= threshold {
+            "positive"
+        } else {
+            "negative"
+        };
         assert_eq!(body["label"], label);
+        if (expected - threshold).abs() > 1e-3 {
+            assert_eq!(body["label"], line["predicted"], "{}", line["text"]);
+        }
     }
 }
 
@@ -228,11 +239,26 @@ fn bert_component_serves_its_own_routes() {
 }
 
 /// The custom model is pre-initialized: no request of a fresh instance builds it. MiniLM is not
-/// (see scripts/build-components.sh), and says so.
+/// (see scripts/build-components.sh), and says so, but only a valid prediction builds it: health,
+/// model info, CORS pre-flights and refusals are answered from the card.
 #[test]
 fn only_the_preinitialized_component_skips_the_model_build() {
-    let lstm = Served::start_fresh_per_request("sentiment-lstm", "/api/health");
     let bert = Served::start_fresh_per_request("sentiment-bert", "/api/bert/health");
+    for reply in [
+        bert.request("GET", "/api/bert/health", None, b""),
+        bert.request("GET", "/api/bert/model", None, b""),
+        bert.request("OPTIONS", "/api/bert/predict", None, b""),
+        bert.request("GET", "/api/bert/predict", None, b""),
+        bert.request("GET", "/api/bert/nowhere", None, b""),
+        Some(bert.post_json("/api/bert/predict", &json!({"text": " "}))),
+        Some(bert.post_json("/api/bert/predict/batch", &json!({"texts": []}))),
+    ] {
+        let reply = reply.expect("an answer");
+        assert!(reply.status < 300 || reply.status >= 400, "{reply:?}");
+        assert_eq!(reply.header("server-timing"), None, "{reply:?}");
+    }
+
+    let lstm = Served::start_fresh_per_request("sentiment-lstm", "/api/health");
     for _ in 0..3 {
         let reply = lstm.post_json("/api/predict", &json!({"text": "on time, thanks"}));
         assert_eq!(reply.status, 200, "{reply:?}");
