@@ -24,6 +24,8 @@ pub struct ModelId {
 pub struct Prediction {
     pub label: String,
     pub score: f64,
+    /// The label is `positive` from this score on.
+    pub threshold: f64,
     pub model: ModelId,
     pub latency_ms: f64,
 }
@@ -220,6 +222,7 @@ mod tests {
         Prediction {
             label: "positive".into(),
             score: 0.8,
+            threshold: 0.5,
             model: ModelId {
                 name: "moodwing-lstm".into(),
                 version: "1".into(),

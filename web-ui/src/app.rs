@@ -5,7 +5,9 @@ use yew::prelude::*;
 
 use crate::api::{self, Feedback, Prediction};
 use crate::config::Config;
-use crate::tweet::{TWEET_LIMIT, char_count, confidence_percent, opposite, problem};
+use crate::tweet::{
+    TWEET_LIMIT, char_count, confidence_percent, confidence_text, opposite, problem,
+};
 
 /// A prediction on screen, with the text it was made for.
 #[derive(Clone, PartialEq)]
@@ -311,7 +313,9 @@ fn result_view(
         <section id="result" class="card" aria-live="polite">
             <p>
                 <span id="label" class={classes!("label", prediction.label.clone())}>{ prediction.label.clone() }</span>
-                <span class="muted">{ format!(" {confidence}% sure") }</span>
+                <span id="confidence-text" class="muted">
+                    { format!(" {}", confidence_text(&prediction.label, prediction.score, prediction.threshold)) }
+                </span>
             </p>
             <div class="bar" role="meter" aria-valuemin="0" aria-valuemax="100"
                 aria-valuenow={confidence.to_string()} aria-label="Confidence">

@@ -33,6 +33,18 @@ pub fn confidence_percent(label: &str, score: f64) -> u8 {
     (sure.clamp(0.0, 1.0) * 100.0).round() as u8
 }
 
+/// What the page says of the score: the calibrated probability of the label it gave, and, when that
+/// is under one half, why the label is still this one (the model's threshold is not 50 %).
+pub fn confidence_text(label: &str, score: f64, threshold: f64) -> String {
+    let percent = confidence_percent(label, score);
+    if percent >= 50 {
+        return format!("{percent}% probability");
+    }
+    let side = if label == "positive" { "from" } else { "below" };
+    let threshold = (threshold * 100.0).round();
+    format!("{percent}% probability · {label} {side} a score of {threshold}%")
+}
+
 /// The other label: what a person who says "no" means.
 pub fn opposite(label: &str) -> &'static str {
     if label == "positive" {
@@ -59,6 +71,19 @@ mod tests {
             "1 character over the 280 limit."
         );
         assert!(problem("  \n").is_some());
+    }
+
+    #[test]
+    fn confidence_text_explains_a_label_under_one_half() {
+        assert_eq!(confidence_text("negative", 0.1, 0.3), "90% probability");
+        assert_eq!(
+            confidence_text("positive", 0.25, 0.227),
+            "25% probability · positive from a score of 23%"
+        );
+        assert_eq!(
+            confidence_text("negative", 0.6, 0.7),
+            "40% probability · negative below a score of 70%"
+        );
     }
 
     #[test]
