@@ -1,7 +1,8 @@
-"""Keeps the blog article honest: its metrics table comes from the bundles, its length is in range.
+"""Keeps the blog article and the README honest: their metrics tables come from the bundles (and
+docs/figures/reference.json), and the article's length is in range.
 
-python docs/tools/blog.py check   # fails if the table is stale or the English text is not 1,500-2,000 words
-python docs/tools/blog.py write   # rewrites the table from the bundles' model.json
+python docs/tools/blog.py check   # fails if a table is stale or the English text is not 1,500-2,000 words
+python docs/tools/blog.py write   # rewrites both tables
 """
 
 import re
@@ -11,6 +12,7 @@ from pathlib import Path
 from figures import metrics_table
 
 ARTICLE = Path(__file__).resolve().parents[1] / "blog" / "moodwing-bad-buzz.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 START, END = "<!-- metrics:start -->", "<!-- metrics:end -->"
 WORDS = range(1500, 2001)
 
@@ -25,21 +27,26 @@ def english_words(text: str) -> int:
     return len(re.findall(r"[A-Za-z0-9][\w'’.,%-]*", body))
 
 
-def with_table(text: str) -> str:
+def with_table(text: str, path: Path) -> str:
     pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
     if not pattern.search(text):
-        sys.exit(f"{ARTICLE}: no {START} ... {END} block")
-    return pattern.sub(f"{START}\n{metrics_table()}\n{END}", text)
+        sys.exit(f"{path}: no {START} ... {END} block")
+    return pattern.sub(lambda _: f"{START}\n{metrics_table()}\n{END}", text)
 
 
 def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else "check"
-    text = ARTICLE.read_text()
     if command == "write":
-        ARTICLE.write_text(with_table(text))
+        for path in (ARTICLE, README):
+            path.write_text(with_table(path.read_text(), path))
         return
     problems = []
-    if with_table(text) != text:
+    readme = README.read_text()
+    if with_table(readme, README) != readme:
+        print(f"{README.name}: the metrics table differs from the bundles (run: python docs/tools/blog.py write)")
+        sys.exit(1)
+    text = ARTICLE.read_text()
+    if with_table(text, ARTICLE) != text:
         problems.append("the metrics table differs from the bundles (run: python docs/tools/blog.py write)")
     words = english_words(text)
     if words not in WORDS:

@@ -1,32 +1,41 @@
-"""The figures the blog and the slides quote, read from the committed bundles' model.json.
-
-The TF-IDF model is not served, so it has no bundle: its test figures are the MLflow run's
-(`tfidf`, README "Results") and are kept here once, by hand.
+"""The figures the blog and the slides quote, read from the committed bundles' model.json and from
+`docs/figures/reference.json` (the rows without a bundle: VADER and the TF-IDF run, written by
+`python -m moodwing_training.report --write`).
 """
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from moodwing_training.report import comparison_markdown
+
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLES = ROOT / "edge-model" / "models"
+REFERENCE = ROOT / "docs" / "figures" / "reference.json"
+EXTERNAL = "tweeteval_sentiment"
+
+
+@dataclass(frozen=True)
+class SetFigures:
+    accuracy: float
+    f1: float
+    roc_auc: float
+    ece: float | None
 
 
 @dataclass(frozen=True)
 class ModelFigures:
     approach: str
-    accuracy: float
-    f1: float
-    roc_auc: float
-    latency_ms: float
-    size_mb: float
-    fp32_accuracy: float | None = None
+    test: SetFigures
+    external: SetFigures
+    latency_ms: float | None
+    size_mb: float | None
+    fp32_accuracy: float | None = None  # on our test split
+    threshold: float | None = None
 
-
-TFIDF = ModelFigures("TF-IDF + logistic regression", 0.869, 0.766, 0.927, 1.61, 3.2)
 
 APPROACHES = {
-    "lstm": "Embeddings + BiLSTM (int8 ONNX)",
+    "lstm": "BiLSTM student, distilled from MiniLM (int8 ONNX)",
     "bert": "MiniLM-L6 fine-tuned (int8 ONNX)",
 }
 
@@ -35,37 +44,59 @@ def bundle(name: str) -> dict:
     return json.loads((BUNDLES / name / "model.json").read_text())
 
 
+def reference() -> dict:
+    return json.loads(REFERENCE.read_text())
+
+
+def _set(metrics: dict) -> SetFigures:
+    return SetFigures(metrics["accuracy"], metrics["f1"], metrics["roc_auc"], metrics.get("ece"))
+
+
 def served(name: str) -> ModelFigures:
-    metrics = bundle(name)["metrics"]
-    int8, fp32 = metrics["int8"], metrics["fp32"]
+    card = bundle(name)
+    metrics = card["metrics"]
     return ModelFigures(
         APPROACHES[name],
-        int8["accuracy"],
-        int8["f1"],
-        int8["roc_auc"],
-        int8["latency_ms_p50_onnxruntime"],
-        int8["size_mb"],
-        fp32["accuracy"],
+        _set(metrics["int8"]["test"]),
+        _set(metrics["int8"][EXTERNAL]),
+        metrics["latency_ms_p50_onnxruntime"]["int8"],
+        metrics["size_mb"]["int8"],
+        metrics["fp32"]["test"]["accuracy"],
+        card["threshold"],
+    )
+
+
+def vader() -> ModelFigures:
+    sets = reference()["vader"]["metrics"]
+    return ModelFigures("VADER lexicon (reference)", _set(sets["test"]), _set(sets[EXTERNAL]), None, None)
+
+
+def tfidf() -> ModelFigures:
+    row = reference()["tfidf"]
+    sets = row["metrics"]
+    return ModelFigures(
+        "TF-IDF + logistic regression",
+        _set(sets["test"]),
+        _set(sets[EXTERNAL]),
+        row["latency_ms_p50"],
+        row["size_mb"],
+        threshold=row["threshold"],
     )
 
 
 def all_models() -> list[ModelFigures]:
-    return [TFIDF, served("lstm"), served("bert")]
+    return [vader(), tfidf(), served("lstm"), served("bert")]
+
+
+def set_size(name: str) -> int:
+    data = bundle("lstm")["data"]
+    return (data["splits"] | data["evaluation"])[name]["count"]
 
 
 def test_split_size() -> int:
-    return bundle("lstm")["data"]["splits"]["test"]["count"]
+    return set_size("test")
 
 
 def metrics_table() -> str:
-    """The Markdown table of the three approaches on the test split."""
-    rows = [
-        "| approach | accuracy | F1 (positive) | ROC-AUC | latency / tweet | size |",
-        "|---|---|---|---|---|---|",
-    ]
-    for m in all_models():
-        rows.append(
-            f"| {m.approach} | {m.accuracy:.3f} | {m.f1:.3f} | {m.roc_auc:.3f} "
-            f"| {m.latency_ms:.2f} ms | {m.size_mb:.1f} MB |"
-        )
-    return "\n".join(rows)
+    """The Markdown table of the README and the blog: VADER and the three approaches, both sets."""
+    return comparison_markdown(reference())
