@@ -26,7 +26,10 @@ fn golden(model: &str) -> Vec<Value> {
 }
 
 fn check_golden(served: &Served, base: &str, model: &str) {
-    let card = served.get(&format!("{base}/model")).json();
+    let card = served
+        .request("GET", &format!("{base}/model"), None, b"")
+        .expect("an answer")
+        .json();
     let threshold = card["threshold"]
         .as_f64()
         .expect("model.json has a threshold");
