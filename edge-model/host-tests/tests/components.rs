@@ -91,7 +91,17 @@ fn lstm_component_serves_every_route() {
     assert_eq!(reply.status, 200);
     let card = reply.json();
     assert_eq!(card["labels"], json!(["negative", "positive"]));
-    assert!(card["metrics"]["int8"]["accuracy"].as_f64().unwrap() > 0.8);
+    assert!(
+        card["metrics"]["int8"]["test"]["accuracy"]
+            .as_f64()
+            .unwrap()
+            > 0.8
+    );
+    assert!(
+        card["threshold"]
+            .as_f64()
+            .is_some_and(|t| t > 0.0 && t < 1.0)
+    );
 
     let reply = served.request("GET", "/api/health", None, b"").unwrap();
     assert_eq!(reply.json()["status"], "ok");
