@@ -34,17 +34,22 @@ def classification_metrics(labels: np.ndarray, p_positive: np.ndarray, threshold
 def expected_calibration_error(labels: np.ndarray, p_positive: np.ndarray, bins: int = ECE_BINS) -> float:
     """Top-label ECE (Guo et al. 2017): the gap between the confidence max(p, 1 - p) and the share of
     right answers, per equal-width confidence bin, weighted by the bin's size."""
-    labels, p_positive = np.asarray(labels), np.asarray(p_positive, dtype=np.float64)
-    confidence = np.maximum(p_positive, 1 - p_positive)
-    correct = ((p_positive >= 0.5).astype(int) == labels).astype(float)
-    edges = np.linspace(0.5, 1.0, bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    confidence, correct, which = _confidence_bins(labels, p_positive, bins)
     gap = 0.0
     for b in range(bins):
         in_bin = which == b
         if in_bin.any():
             gap += in_bin.mean() * abs(confidence[in_bin].mean() - correct[in_bin].mean())
     return float(gap)
+
+
+def _confidence_bins(labels, p_positive, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Confidence max(p, 1 - p) of the argmax label, whether it was right, and its equal-width bin."""
+    labels, p_positive = np.asarray(labels), np.asarray(p_positive, dtype=np.float64)
+    confidence = np.maximum(p_positive, 1 - p_positive)
+    correct = ((p_positive >= 0.5).astype(int) == labels).astype(float)
+    edges = np.linspace(0.5, 1.0, bins + 1)
+    return confidence, correct, np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
 
 
 def choose_threshold(labels: np.ndarray, p_positive: np.ndarray) -> float:
@@ -60,10 +65,7 @@ def choose_threshold(labels: np.ndarray, p_positive: np.ndarray) -> float:
 
 def plot_reliability(labels: np.ndarray, p_positive: np.ndarray, title: str, path: Path) -> Path:
     """Reliability diagram: per confidence bin, how often the model was right."""
-    confidence = np.maximum(p_positive, 1 - p_positive)
-    correct = ((p_positive >= 0.5).astype(int) == labels).astype(float)
-    edges = np.linspace(0.5, 1.0, ECE_BINS + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, ECE_BINS - 1)
+    confidence, correct, which = _confidence_bins(labels, p_positive, ECE_BINS)
     centres, accuracy, counts = [], [], []
     for b in range(ECE_BINS):
         in_bin = which == b
