@@ -4,12 +4,16 @@
         --out ../edge-model/models/lstm
 
 The bundle is the contract with `edge-model/`:
-- `model.onnx`: the registered fp32 graph quantised to int8 (MatMul, Gemm, Gather), single file;
-- `tokenizer.json`: the run's tokenizer (normalisation happens before it, see `normalize.py`);
+- `model.onnx`: the registered fp32 graph, its vocabulary pruned to the pieces our tweets use
+  (`vocab.py`), quantised to int8 (MatMul, Gemm, Gather), single file;
+- `tokenizer.json`: the run's tokenizer over the same pruned vocabulary (normalisation happens
+  before it, see `normalize.py`);
 - `model.json`: name, version, labels, max length, normalisation version, the decision threshold
-  and calibration temperature chosen on validation, metrics (fp32 and int8 on every reported set:
+  and calibration temperature chosen on validation, the vocabulary kept, metrics (fp32 as
+  registered and int8 as served, on every reported set:
   validation, our test split, TweetEval emotion test, the external TweetEval sentiment set), MLflow
   run id, the data manifest of every source (counts and sha256, no text), sha256 of the other files;
+- `model_card.md`: the same figures for people, with the error analysis of the served model;
 - `golden.jsonl`: test tweets with their normalised text, token ids, the int8 probability
   onnxruntime gives and the label at the threshold, for the Rust parity tests.
 """
@@ -17,17 +21,17 @@ The bundle is the contract with `edge-model/`:
 import argparse
 import hashlib
 import json
-import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
 import numpy as np
+import onnx
 from tokenizers import Tokenizer
 
-from . import tracking, tweeteval
-from .corpus import load_corpus
+from . import report, tracking, tweeteval, vocab
+from .corpus import EXTERNAL, load_corpus
 from .data import LABELS, SplitConfig
 from .metrics import classification_metrics
 from .neural import encode
@@ -36,6 +40,7 @@ from .onnx_export import QUANTIZED_OP_TYPES, OnnxClassifier, quantize
 
 BUNDLE_FORMAT = 2  # 2: threshold, temperature, metrics per reported set
 BUNDLE_FILES = ("model.onnx", "tokenizer.json", "golden.jsonl")
+MODEL_CARD = "model_card.md"  # for people; not part of the contract
 GOLDEN_COUNT = 200
 MAX_ACCURACY_LOSS = 0.005  # int8 may lose at most half a point of accuracy against fp32
 # ... judged on sets large enough that one tweet is a tenth of a point, not more than the budget.
@@ -57,6 +62,7 @@ def build(
     version: str | None = None,
     sentiment140: Path | None = None,
     tweeteval_dir: Path | None = None,
+    min_count: int = vocab.MIN_COUNT,
 ) -> dict:
     tracking.configure()
     model_version = tracking.resolve(name, alias, version)
@@ -81,25 +87,39 @@ def build(
                 raise BundleError(f"the data on this machine is not the data the run was trained on ({key} differ)")
 
         out.mkdir(parents=True, exist_ok=True)
-        quantize(fp32_dir / "model.onnx", out / "model.onnx")
-        shutil.copyfile(tokenizer_path, out / "tokenizer.json")
+        fp32_tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        print("pruning the vocabulary to the pieces the training texts use", flush=True)
+        training_texts = [t.text for t in corpus.parts["train"]] + corpus.unlabelled
+        pruned = vocab.prune(fp32_tokenizer, onnx.load(str(fp32_dir / "model.onnx")), training_texts, min_count)
+        print(f"kept {pruned.summary['pieces']} of {pruned.summary['pieces_before']} pieces", flush=True)
+        onnx.save(pruned.model, str(workdir / "pruned.onnx"))
+        quantize(workdir / "pruned.onnx", out / "model.onnx")
+        pruned.tokenizer.save(str(out / "tokenizer.json"))
         tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
 
         threshold = float(run.data.metrics["threshold"])
-        fp32 = OnnxClassifier(fp32_dir / "model.onnx", tokenizer)
+        # fp32: the registered model as trained; int8: the served one (pruned, then quantised).
+        fp32 = OnnxClassifier(fp32_dir / "model.onnx", fp32_tokenizer)
         int8 = OnnxClassifier(out / "model.onnx", tokenizer)
         metrics: dict = {"fp32": {}, "int8": {}}
+        served: dict = {}  # set -> (tweets, int8 scores), for the error analysis
         for set_name, tweets in corpus.reported_sets().items():
             print(f"scoring {set_name} ({len(tweets)} tweets) in fp32 and int8", flush=True)
             labels, texts = np.array([t.label for t in tweets]), [t.text for t in tweets]
             for precision, classifier in (("fp32", fp32), ("int8", int8)):
-                scores = classification_metrics(labels, classifier.predict(texts), threshold)
+                p_positive = classifier.predict(texts)
+                scores = classification_metrics(labels, p_positive, threshold)
                 metrics[precision][set_name] = scores | {"tweets": len(tweets)}
+                if precision == "int8" and set_name != "validation":
+                    served[set_name] = (tweets, p_positive)
         test = corpus.parts["test"]
         latency_sample = [t.text for t in test[:GOLDEN_COUNT]]
         metrics["latency_ms_p50_onnxruntime"] = {
-            precision: OnnxClassifier(path, tokenizer, exact=False).latency_ms(latency_sample)
-            for precision, path in (("int8", out / "model.onnx"), ("fp32", fp32_dir / "model.onnx"))
+            precision: OnnxClassifier(path, precision_tokenizer, exact=False).latency_ms(latency_sample)
+            for precision, path, precision_tokenizer in (
+                ("int8", out / "model.onnx", tokenizer),
+                ("fp32", fp32_dir / "model.onnx", fp32_tokenizer),
+            )
         }
         metrics["size_mb"] = {
             "int8": (out / "model.onnx").stat().st_size / 1e6,
@@ -128,6 +148,7 @@ def build(
             "normalization_version": NORMALIZATION_VERSION,
             "inputs": ["input_ids", "attention_mask"],
             "output": "probabilities",
+            "vocabulary": pruned.summary,
             "quantization": {
                 "method": "int8 weights, symmetric, per output channel, DequantizeLinear; fp32 activations",
                 "op_types": QUANTIZED_OP_TYPES,
@@ -143,13 +164,41 @@ def build(
             "sha256": {file: sha256_of(out / file) for file in BUNDLE_FILES},
         }
         (out / "model.json").write_text(json.dumps(card, indent=2) + "\n")
+        (out / MODEL_CARD).write_text(model_card(card, report.error_analysis_markdown(served, threshold)))
         with mlflow.start_run(run_id=run.info.run_id):
             mlflow.log_metrics(
                 {f"int8_{name}_{k}": v for name, scores in metrics["int8"].items() for k, v in scores.items()}
             )
             mlflow.log_artifact(str(out / "model.json"), artifact_path="bundle")
+            mlflow.log_artifact(str(out / MODEL_CARD), artifact_path="bundle")
     validate(out)
     return card
+
+
+def model_card(card: dict, error_analysis: str) -> str:
+    """The served model's card, for people: what it is, how it scores as served, where it fails."""
+    rows = "\n".join(
+        f"| {set_name} | {s['tweets']} | {s['accuracy']:.3f} | {s['balanced_accuracy']:.3f} | {s['roc_auc']:.3f} "
+        f"| {s['ece']:.3f} |"
+        for set_name, s in card["metrics"]["int8"].items()
+    )
+    vocabulary = card["vocabulary"]
+    return f"""# {card["name"]} v{card["version"]}, as served
+
+{card["approach"]} model, MLflow run `{card["mlflow"]["run_id"]}`. A tweet is `positive` when its
+calibrated score reaches {card["threshold"]:.3f} (best balanced accuracy on validation; temperature
+{card["calibration"]["temperature"]:.2f}). Served as int8 weights with a vocabulary of {vocabulary["pieces"]:,}
+word pieces (of {vocabulary["pieces_before"]:,}: those our training tweets use), which these scores include.
+`{EXTERNAL}` is TweetEval sentiment/val, never trained or tuned on.
+
+| set | tweets | accuracy | balanced accuracy | ROC AUC | ECE |
+|---|---|---|---|---|---|
+{rows}
+
+## Where it fails
+
+{error_analysis}
+"""
 
 
 def check_quantization_loss(metrics: dict) -> None:
@@ -237,8 +286,14 @@ def main(argv: list[str] | None = None) -> None:
         default=tweeteval.default_dir(),
         help=f"the TweetEval folder the run was trained with (default {tweeteval.DEFAULT_DIR} when it exists)",
     )
+    parser.add_argument(
+        "--min-count",
+        type=int,
+        default=vocab.MIN_COUNT,
+        help=f"keep the word pieces the training texts use at least this often (default {vocab.MIN_COUNT})",
+    )
     args = parser.parse_args(argv)
-    card = build(args.model, args.out, args.alias, args.version, args.sentiment140, args.tweeteval)
+    card = build(args.model, args.out, args.alias, args.version, args.sentiment140, args.tweeteval, args.min_count)
     print(json.dumps(card["metrics"], indent=2))
 
 

@@ -287,3 +287,40 @@ def error_slices(tweets: list[Tweet], p_positive: np.ndarray, threshold: float) 
                 }
             )
     return pd.DataFrame(rows).set_index("slice")
+
+
+TYPICAL_FAILURES = """\
+What the slices and the worst mistakes of our test split show, in short: the model reads the words
+of a tweet, not its intent. It misses positive tweets that state news or facts, or that praise one
+thing while complaining about another ("I love the team, but this study..."); it flags tweets full
+of hashtags and topic words (sports, politics) more often than airline replies; emoji carry much of
+the feeling in TweetEval's tweets and are where it errs most there; a negation flips a sentence for
+it only when the negated word is strongly coloured. Sarcasm ("great, another delay") reads as
+praise: nothing in the data teaches it otherwise. Review rejected predictions of these kinds first."""
+
+
+def error_analysis_markdown(scored: dict[str, tuple[list[Tweet], np.ndarray]], threshold: float) -> str:
+    """The model card's error analysis: error rate per slice on each set, the worst slices named,
+    and the typical failures in words. Only counts and rates: no tweet is quoted."""
+    tables = {name: error_slices(tweets, p, threshold) for name, (tweets, p) in scored.items()}
+    slices = list(dict.fromkeys(s for table in tables.values() for s in table.index))
+    lines = [
+        "| slice | " + " | ".join(f"{name}: tweets / error rate" for name in tables) + " |",
+        "|---|" + "---|" * len(tables),
+    ]
+    for name in slices:
+        cells = [
+            f"{int(t.loc[name, 'tweets'])} / {t.loc[name, 'error rate']:.3f}" if name in t.index else "–"
+            for t in tables.values()
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    worst = []
+    for set_name, table in tables.items():
+        overall = table.loc["all", "error rate"]
+        enough = table.drop(index="all")
+        enough = enough[enough["tweets"] >= 30]
+        if not enough.empty:
+            top = enough["error rate"].idxmax()
+            worst.append(f"{top} on {set_name} ({enough.loc[top, 'error rate']:.3f} against {overall:.3f} overall)")
+    summary = "Highest error rate among slices of 30 tweets or more: " + "; ".join(worst) + "."
+    return "\n".join(lines) + "\n\n" + summary + "\n\n" + TYPICAL_FAILURES

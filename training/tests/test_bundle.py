@@ -52,6 +52,14 @@ def test_built_bundle_is_complete_and_int8(built) -> None:
     # The manifest names every source and counts every set, and holds no tweet.
     assert [s["name"] for s in card["data"]["sources"]] == ["crowdflower", "tweeteval"]
     assert card["data"]["unlabelled"]["count"] > 0
+    # The vocabulary is pruned to the pieces the training texts use, the graph's table with it.
+    vocabulary = card["vocabulary"]
+    assert vocabulary["pieces"] < vocabulary["pieces_before"]
+    assert Tokenizer.from_file(str(built / "tokenizer.json")).get_vocab_size() == vocabulary["pieces"]
+    table = next(t for t in graph.graph.initializer if t.name == dequantized[gather.input[0]])
+    assert table.dims[0] == vocabulary["pieces"]
+    model_card = (built / bundle.MODEL_CARD).read_text()
+    assert "## Where it fails" in model_card and "| negation |" in model_card
     lines = [json.loads(line) for line in (built / "golden.jsonl").read_text(encoding="ascii").splitlines()]
     assert 20 <= len(lines) <= bundle.GOLDEN_COUNT
     for line in lines:
