@@ -1,9 +1,10 @@
 //! One tweet in, its sentiment out: normalise, tokenise, run the ONNX graph at the real length.
 
-use std::io::Cursor;
+use prost::Message;
 
 use serde::Serialize;
 use tokenizers::Tokenizer;
+use tract_onnx::pb::ModelProto;
 use tract_onnx::prelude::*;
 
 use crate::bundle::{Bundle, ModelCard};
@@ -55,16 +56,26 @@ pub struct Classifier {
 
 impl Classifier {
     /// Load the tokenizer and optimise the graph for one tweet of any length (batch 1, `S` tokens).
-    pub fn new(bundle: &Bundle) -> Result<Self, EdgeError> {
-        let tokenizer = Tokenizer::from_bytes(&bundle.tokenizer)
+    /// Takes the bundle by value so its bytes are freed as soon as they are decoded: the build's peak
+    /// memory bounds a pre-initialized component's memory image (wizer copies out at most 128 MiB,
+    /// and wasmtime maps an image copy-on-write only when it is small or dense enough).
+    pub fn new(bundle: Bundle) -> Result<Self, EdgeError> {
+        let Bundle {
+            card,
+            onnx,
+            tokenizer,
+        } = bundle;
+        // The graph first: its peak (bytes, protobuf and tract's copy) is the build's, and the
+        // tokenizer's tables would only add to it.
+        let plan =
+            optimized_plan(onnx).map_err(|e| EdgeError::bundle("model.onnx", format!("{e:#}")))?;
+        let tokenizer = Tokenizer::from_bytes(tokenizer)
             .map_err(|e| EdgeError::bundle("tokenizer.json", e))?;
         let unknown_id = tokenizer
             .token_to_id("[UNK]")
             .ok_or_else(|| EdgeError::bundle("tokenizer.json", "no [UNK] token"))?;
-        let plan = optimized_plan(&bundle.onnx)
-            .map_err(|e| EdgeError::bundle("model.onnx", format!("{e:#}")))?;
         Ok(Self {
-            card: bundle.card.clone(),
+            card,
             tokenizer,
             plan,
             unknown_id,
@@ -135,12 +146,15 @@ fn tensor_of(values: Vec<i64>) -> Result<Tensor, EdgeError> {
         .map_err(|e| EdgeError::Model(e.to_string()))
 }
 
-fn optimized_plan(onnx: &[u8]) -> TractResult<Plan> {
+fn optimized_plan(onnx: Vec<u8>) -> TractResult<Plan> {
     // Value infos are ignored: tract could not always unify them with the symbolic token length.
     let framework = tract_onnx::onnx().with_ignore_value_info(true);
-    let mut proto = framework.proto_model_for_read(&mut Cursor::new(onnx))?;
+    let mut proto = ModelProto::decode(onnx.as_slice())?;
+    drop(onnx);
     fold_constant_dequantize(&mut proto);
     let mut model = framework.model_for_proto_model(&proto)?;
+    // The protobuf holds a second copy of every weight; tract has its own now.
+    drop(proto);
     let tokens = model.symbols.sym("S");
     for input in 0..2 {
         model.set_input_fact(input, i64::fact([1.to_dim(), tokens.to_dim()]).into())?;

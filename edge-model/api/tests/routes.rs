@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(|| {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/lstm");
-    Classifier::new(&Bundle::from_dir(&dir).expect("bundle")).expect("classifier")
+    Classifier::new(Bundle::from_dir(&dir).expect("bundle")).expect("classifier")
 });
 
 fn call(method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (ApiResponse, Value) {
