@@ -4,6 +4,7 @@
 //! `--no-default-features --features bert` (served under `/api/bert`).
 
 use std::cell::Cell;
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -19,24 +20,26 @@ use spin_sdk::http_component;
 mod embedded {
     pub const BASE: &str = "/api";
     pub static MODEL_JSON: &[u8] = include_bytes!("../../models/lstm/model.json");
-    pub static MODEL_ONNX: &[u8] = include_bytes!("../../models/lstm/model.onnx");
-    pub static TOKENIZER: &[u8] = include_bytes!("../../models/lstm/tokenizer.json");
 }
 
 #[cfg(feature = "bert")]
 mod embedded {
     pub const BASE: &str = "/api/bert";
     pub static MODEL_JSON: &[u8] = include_bytes!("../../models/bert/model.json");
-    pub static MODEL_ONNX: &[u8] = include_bytes!("../../models/bert/model.onnx");
-    pub static TOKENIZER: &[u8] = include_bytes!("../../models/bert/tokenizer.json");
 }
 
 #[cfg(not(any(feature = "lstm", feature = "bert")))]
 compile_error!("enable the `lstm` or the `bert` feature: one bundle must be embedded");
 
+/// Where pre-initialization finds the bundle's `model.onnx` and `tokenizer.json`
+/// (`scripts/build-components.sh` maps the bundle's folder there). They are read into memory that
+/// is freed once the model is built, so the component carries the built model and not also the
+/// files it came from (23 MB for MiniLM); `model.json` is embedded, and the files must match it.
+const BUNDLE_DIR: &str = "/bundle";
+
 /// The embedded bundle, as the API's [`Model`]: the card is parsed on first use (cheap), the
-/// classifier is built only when a prediction needs it, once per component instance (or at build
-/// time, for a pre-initialized component). `built_in` says whether this request built it.
+/// classifier is built at pre-initialization. `built_in` says whether this request tried to build
+/// it, which only a component that was not pre-initialized does (and fails: it has no files).
 #[derive(Default)]
 struct Embedded {
     built_in: Cell<Option<Duration>>,
@@ -51,17 +54,11 @@ impl Model for Embedded {
     }
 
     fn classifier(&self) -> Result<&Classifier, ApiError> {
-        static CLASSIFIER: OnceLock<Result<Classifier, String>> = OnceLock::new();
         CLASSIFIER
             .get_or_init(|| {
                 let started = Instant::now();
-                let bundle = Bundle::from_parts(
-                    embedded::MODEL_JSON,
-                    embedded::MODEL_ONNX.to_vec(),
-                    embedded::TOKENIZER.to_vec(),
-                )
-                .map_err(|e| e.to_string())?;
-                let classifier = Classifier::new(&bundle).map_err(|e| e.to_string());
+                let classifier = read_bundle()
+                    .and_then(|bundle| Classifier::new(bundle).map_err(|e| e.to_string()));
                 self.built_in.set(Some(started.elapsed()));
                 classifier
             })
@@ -70,83 +67,28 @@ impl Model for Embedded {
     }
 }
 
-/// `wasmtime wizer` calls this export once at build time and snapshots the memory it leaves, so
-/// every instance starts with the model already built and used once. Without pre-initialization
-/// the first request of each instance builds it instead.
-mod preinit {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::sync::atomic::{AtomicBool, Ordering};
+/// The model, built by pre-initialization (see [`preinit`]).
+static CLASSIFIER: OnceLock<Result<Classifier, String>> = OnceLock::new();
 
-    /// While the model is built for the snapshot, freed memory is zeroed: wizer stores only the
-    /// non-zero bytes, so the parser's and optimizer's garbage stays out of the component.
-    struct ZeroFreedWhileInitializing;
-
-    static INITIALIZING: AtomicBool = AtomicBool::new(false);
-
-    #[global_allocator]
-    static ALLOCATOR: ZeroFreedWhileInitializing = ZeroFreedWhileInitializing;
-
-    // SAFETY: every call is forwarded to `System`; `dealloc` only writes inside the block it frees.
-    unsafe impl GlobalAlloc for ZeroFreedWhileInitializing {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            unsafe { System.alloc(layout) }
-        }
-
-        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-            unsafe { System.alloc_zeroed(layout) }
-        }
-
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            if INITIALIZING.load(Ordering::Relaxed) {
-                unsafe { ptr.write_bytes(0, layout.size()) };
-                // Without this the optimizer drops the stores to memory that is freed next.
-                std::hint::black_box(ptr);
-            }
-            unsafe { System.dealloc(ptr, layout) }
-        }
-
-        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            if !INITIALIZING.load(Ordering::Relaxed) {
-                return unsafe { System.realloc(ptr, layout, new_size) };
-            }
-            // Move instead of resizing in place, so the old block goes through `dealloc`.
-            let Ok(new_layout) = Layout::from_size_align(new_size, layout.align()) else {
-                return std::ptr::null_mut();
-            };
-            let new_ptr = unsafe { System.alloc(new_layout) };
-            if !new_ptr.is_null() {
-                unsafe {
-                    std::ptr::copy_nonoverlapping(ptr, new_ptr, layout.size().min(new_size));
-                    self.dealloc(ptr, layout);
-                }
-            }
-            new_ptr
-        }
-    }
-
-    wit_bindgen::generate!({
-        inline: "package moodwing:preinit; world preinit { export wizer-initialize: func(); }",
-        world: "preinit",
-    });
-
-    struct Preinit;
-
-    impl Guest for Preinit {
-        fn wizer_initialize() {
-            // A failure here is kept in the snapshot and answered as a 500 by every request.
-            INITIALIZING.store(true, Ordering::Relaxed);
-            if let Ok(classifier) = super::Model::classifier(&super::Embedded::default()) {
-                // One prediction, so what is built lazily on first use (the normalisation
-                // regexes, first-run state) is in the snapshot too: it cost each fresh instance
-                // ~0.7 ms.
-                let _ = classifier.predict("warm up");
-            }
-            INITIALIZING.store(false, Ordering::Relaxed);
-        }
-    }
-
-    export!(Preinit);
+/// The bundle's files, checked against the embedded `model.json`.
+fn read_bundle() -> Result<Bundle, String> {
+    let read = |file: &str| {
+        std::fs::read(Path::new(BUNDLE_DIR).join(file)).map_err(|e| {
+            format!(
+                "reading {BUNDLE_DIR}/{file}: {e} (the model is built when the component is \
+                 pre-initialized: scripts/build-components.sh)"
+            )
+        })
+    };
+    Bundle::from_parts(
+        embedded::MODEL_JSON,
+        read("model.onnx")?,
+        read("tokenizer.json")?,
+    )
+    .map_err(|e| e.to_string())
 }
+
+mod preinit;
 
 #[http_component]
 async fn serve(request: IncomingRequest) -> Response {
