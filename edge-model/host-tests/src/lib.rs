@@ -14,13 +14,9 @@ pub struct Served {
 }
 
 impl Served {
-    /// Serve `target/components/<name>.wasm`; waits until it answers (model load included).
+    /// Serve `target/components/<name>.wasm` as Spin runs it: a fresh component instance for every
+    /// request. Waits until it answers.
     pub fn start(name: &str, health_path: &str) -> Self {
-        Self::start_with(name, health_path, &[])
-    }
-
-    /// Serve it with a fresh component instance for every request, as Spin may.
-    pub fn start_fresh_per_request(name: &str, health_path: &str) -> Self {
         Self::start_with(name, health_path, &["--max-instance-reuse-count", "1"])
     }
 
@@ -62,6 +58,8 @@ impl Served {
     }
 
     /// Send a request; `None` only when nothing answered (connection refused or reset).
+    /// Panics when the answer says the request built the model: every instance of a
+    /// pre-initialized component starts with it built, and each request is a fresh instance.
     pub fn request(
         &self,
         method: &str,
@@ -88,11 +86,17 @@ impl Served {
             .collect();
         let status = response.status();
         let body = response.into_string().unwrap_or_default();
-        Some(Reply {
+        let reply = Reply {
             status,
             headers,
             body,
-        })
+        };
+        assert_eq!(
+            reply.header("server-timing"),
+            None,
+            "{method} {path} built the model: the component is not pre-initialized ({reply:?})"
+        );
+        Some(reply)
     }
 
     pub fn post_json(&self, path: &str, body: &serde_json::Value) -> Reply {
@@ -141,7 +145,8 @@ pub fn workspace_root() -> PathBuf {
         .expect("workspace root")
 }
 
-fn components_dir() -> PathBuf {
+/// Where `scripts/build-components.sh` puts the components (or `MOODWING_COMPONENTS`).
+pub fn components_dir() -> PathBuf {
     std::env::var_os("MOODWING_COMPONENTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target/components"))
