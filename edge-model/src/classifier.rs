@@ -69,8 +69,8 @@ impl Classifier {
         // tokenizer's tables would only add to it.
         let plan =
             optimized_plan(onnx).map_err(|e| EdgeError::bundle("model.onnx", format!("{e:#}")))?;
-        let tokenizer = Tokenizer::from_bytes(tokenizer)
-            .map_err(|e| EdgeError::bundle("tokenizer.json", e))?;
+        let tokenizer =
+            Tokenizer::from_bytes(tokenizer).map_err(|e| EdgeError::bundle("tokenizer.json", e))?;
         let unknown_id = tokenizer
             .token_to_id("[UNK]")
             .ok_or_else(|| EdgeError::bundle("tokenizer.json", "no [UNK] token"))?;

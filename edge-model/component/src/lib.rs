@@ -1,4 +1,5 @@
-//! The Spin HTTP component: the prediction API over one model bundle embedded at build time.
+//! The Spin HTTP component: the prediction API over one model bundle, whose model is built into
+//! the component at build time (pre-initialized, see [`preinit`]).
 //!
 //! Build with `--features lstm` (the default, served under `/api`) or
 //! `--no-default-features --features bert` (served under `/api/bert`).
@@ -34,7 +35,7 @@ compile_error!("enable the `lstm` or the `bert` feature: one bundle must be embe
 /// Where pre-initialization finds the bundle's `model.onnx` and `tokenizer.json`
 /// (`scripts/build-components.sh` maps the bundle's folder there). They are read into memory that
 /// is freed once the model is built, so the component carries the built model and not also the
-/// files it came from (23 MB for MiniLM); `model.json` is embedded, and the files must match it.
+/// files it came from (20 MB for MiniLM); `model.json` is embedded, and the files must match it.
 const BUNDLE_DIR: &str = "/bundle";
 
 /// The embedded bundle, as the API's [`Model`]: the card is parsed on first use (cheap), the

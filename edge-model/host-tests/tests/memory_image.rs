@@ -68,8 +68,9 @@ fn data_segments(module: &[u8]) -> Vec<(u64, u64)> {
 fn both_components_start_from_a_copy_on_write_image() {
     for name in ["sentiment-lstm", "sentiment-bert"] {
         let path = components_dir().join(format!("{name}.wasm"));
-        let binary = std::fs::read(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (run scripts/build-components.sh)", path.display()));
+        let binary = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!("{}: {e} (run scripts/build-components.sh)", path.display())
+        });
         let image = sections(&binary)
             .into_iter()
             .filter(|(id, _)| *id == 1) // core modules
@@ -78,7 +79,11 @@ fn both_components_start_from_a_copy_on_write_image() {
             .expect("a core module with data");
         let data: u64 = image.iter().map(|(_, length)| length).sum();
         let start = image.iter().map(|(offset, _)| *offset).min().unwrap_or(0);
-        let end = image.iter().map(|(offset, length)| offset + length).max().unwrap_or(0);
+        let end = image
+            .iter()
+            .map(|(offset, length)| offset + length)
+            .max()
+            .unwrap_or(0);
         let range = end - start;
         println!(
             "{name}: {:.2} MB of data over {:.2} MB ({:.2}x)",
