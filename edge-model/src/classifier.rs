@@ -8,7 +8,7 @@ use tract_onnx::pb::ModelProto;
 use tract_onnx::prelude::*;
 
 use crate::bundle::{Bundle, ModelCard};
-use crate::dequantize::fold_constant_dequantize;
+use crate::dequantize::{fold_constant_nodes, gather_before_dequantize};
 use crate::error::EdgeError;
 use crate::normalize::normalize;
 
@@ -151,7 +151,7 @@ fn optimized_plan(onnx: Vec<u8>) -> TractResult<Plan> {
     let framework = tract_onnx::onnx().with_ignore_value_info(true);
     let mut proto = ModelProto::decode(onnx.as_slice())?;
     drop(onnx);
-    fold_constant_dequantize(&mut proto);
+    gather_before_dequantize(&mut proto);
     let mut model = framework.model_for_proto_model(&proto)?;
     // The protobuf holds a second copy of every weight; tract has its own now.
     drop(proto);
@@ -159,5 +159,7 @@ fn optimized_plan(onnx: Vec<u8>) -> TractResult<Plan> {
     for input in 0..2 {
         model.set_input_fact(input, i64::fact([1.to_dim(), tokens.to_dim()]).into())?;
     }
-    model.into_optimized()?.into_runnable()
+    let mut typed = model.into_typed()?;
+    fold_constant_nodes(&mut typed)?;
+    typed.into_optimized()?.into_runnable()
 }

@@ -2,21 +2,27 @@
 //!
 //! The bundles store large weights as int8 behind `DequantizeLinear`. tract keeps that op in the
 //! graph and would dequantise every weight on every call (MiniLM natively: 41 ms a tweet instead of
-//! 7.7 ms), so the graph is rewritten before tract sees it, with the ONNX operator's own formula
-//! `(x - zero_point) * scale`:
-//! - an embedding table read by `Gather` stays int8: the rows are gathered first and only they are
-//!   dequantised (the table is most of the memory: 4 bytes a weight would make the pre-initialized
-//!   component 4x larger for that part);
-//! - every other constant `DequantizeLinear` is folded into an fp32 initializer.
+//! 7.7 ms): its constant folding declines a result larger than its inputs. So:
+//! - an embedding table read by `Gather` stays int8: the protobuf is rewritten so that the rows
+//!   are gathered first and only they are dequantised, with the operator's own formula
+//!   `(x - zero_point) * scale` (the table is most of the memory: 4 bytes a weight would make the
+//!   pre-initialized component 4x larger for that part);
+//! - every other constant `DequantizeLinear` is evaluated into an fp32 constant once tract has
+//!   loaded the int8 graph ([`fold_constant_nodes`]): the protobuf and tract's copy of it then
+//!   hold int8 weights, which keeps the build's peak memory, and so a pre-initialized component's
+//!   memory image, well under twice what it keeps.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use tract_onnx::pb::attribute_proto::AttributeType;
 use tract_onnx::pb::tensor_proto::DataType;
 use tract_onnx::pb::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto};
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::konst::Const;
+use tract_onnx::tract_core::ops::source::TypedSource;
 
-/// Rewrite the graph's constant int8 `DequantizeLinear`s; returns how many were rewritten.
-pub(crate) fn fold_constant_dequantize(model: &mut ModelProto) -> usize {
+/// Rewrite the embedding tables' `DequantizeLinear`s to gather first; returns how many.
+pub(crate) fn gather_before_dequantize(model: &mut ModelProto) -> usize {
     let opset = model
         .opset_import
         .iter()
@@ -25,13 +31,12 @@ pub(crate) fn fold_constant_dequantize(model: &mut ModelProto) -> usize {
     let Some(graph) = model.graph.as_mut() else {
         return 0;
     };
-    let gathered = gather_before_dequantize(graph, opset);
-    gathered + fold(graph)
+    gather_rows_first(graph, opset)
 }
 
 /// `Gather(DequantizeLinear(table, row_scale), ids)` becomes
 /// `Gather(table, ids) as f32 * unsqueeze(Gather(row_scale, ids), -1)`: the same numbers.
-fn gather_before_dequantize(graph: &mut GraphProto, opset: i64) -> usize {
+fn gather_rows_first(graph: &mut GraphProto, opset: i64) -> usize {
     let initializers: HashMap<&str, &TensorProto> = graph
         .initializer
         .iter()
@@ -160,98 +165,64 @@ fn op<const N: usize>(
     }
 }
 
-/// Fold every remaining constant `DequantizeLinear` of int8 data into an fp32 initializer.
-fn fold(graph: &mut GraphProto) -> usize {
-    let index: HashMap<&str, usize> = graph
-        .initializer
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.name.as_str(), i))
-        .collect();
-    let mut folded = Vec::new();
-    let mut consumed = HashSet::new();
-    let mut kept = Vec::with_capacity(graph.node.len());
-    for node in &graph.node {
-        let inputs: Option<Vec<&TensorProto>> = node
-            .input
-            .iter()
-            .map(|name| index.get(name.as_str()).map(|&i| &graph.initializer[i]))
-            .collect();
-        match inputs.as_deref() {
-            Some([x, scale]) if node.op_type == "DequantizeLinear" => {
-                match dequantize(node, x, scale) {
-                    Some(tensor) => {
-                        consumed.extend(node.input.iter().cloned());
-                        folded.push(tensor);
-                    }
-                    None => kept.push(node.clone()),
-                }
+/// Evaluate every node whose inputs are all constant into a constant: the cast, zero point and
+/// scale that tract makes of a constant `DequantizeLinear`, and whatever else only reads
+/// constants. tract's own folding declines results larger than their inputs, which int8 -> fp32
+/// is; a result up to 4x its inputs (plus 1 MiB) is accepted here. Returns how many were folded.
+pub(crate) fn fold_constant_nodes(model: &mut TypedModel) -> TractResult<usize> {
+    let mut folded = 0;
+    'scan: loop {
+        for id in model.eval_order()? {
+            if let Some(patch) = folding_patch(model, id)? {
+                patch.apply(model)?;
+                folded += 1;
+                continue 'scan;
             }
-            _ => kept.push(node.clone()),
         }
+        // The int8 constants and the folded nodes are unreachable now: let their memory go.
+        model.compact()?;
+        return Ok(folded);
     }
-    let count = folded.len();
-    let still_used: HashSet<String> = kept.iter().flat_map(|n| n.input.iter().cloned()).collect();
-    graph.node = kept;
-    graph
-        .initializer
-        .retain(|t| !consumed.contains(&t.name) || still_used.contains(&t.name));
-    graph.initializer.extend(folded);
-    count
 }
 
-/// The fp32 tensor, or `None` for a layout this does not handle (left to tract as it is).
-fn dequantize(node: &NodeProto, x: &TensorProto, scale: &TensorProto) -> Option<TensorProto> {
-    if x.data_type != DataType::Int8 as i32
-        || scale.data_type != DataType::Float as i32
-        || x.raw_data.is_empty()
-    {
-        return None;
+/// The patch replacing node `id` by the constants it evaluates to, if it only reads constants.
+fn folding_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPatch>> {
+    const GROWTH: u64 = 4;
+    const ALWAYS: u64 = 1 << 20;
+    let node = model.node(id);
+    if node.op_is::<Const>() || node.op_is::<TypedSource>() || node.inputs.is_empty() {
+        return Ok(None);
     }
-    let scales: Vec<f32> = if scale.raw_data.is_empty() {
-        scale.float_data.clone()
-    } else {
-        scale
-            .raw_data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
+    let Some(inputs) = model
+        .node_input_facts(id)?
+        .iter()
+        .map(|fact| fact.konst.clone())
+        .collect::<Option<TVec<Arc<Tensor>>>>()
+    else {
+        return Ok(None);
     };
-    let dims: Vec<usize> = x
-        .dims
-        .iter()
-        .map(|&d| usize::try_from(d).ok())
-        .collect::<Option<_>>()?;
-    let rank = i64::try_from(dims.len()).ok()?;
-    let axis = node
-        .attribute
-        .iter()
-        .find(|a| a.name == "axis")
-        .map_or(1, |a| a.i);
-    let axis = usize::try_from(if axis < 0 { axis + rank } else { axis }).ok()?;
-    let channel_of: Box<dyn Fn(usize) -> usize> = if scales.len() == 1 {
-        Box::new(|_| 0)
-    } else {
-        let channels = *dims.get(axis)?;
-        if scales.len() != channels {
-            return None;
-        }
-        let inner: usize = dims[axis + 1..].iter().product();
-        Box::new(move |k| (k / inner) % channels)
+    let input_bytes: u64 = inputs.iter().map(|t| bytes_of(t)).sum();
+    let Ok(Some(outputs)) = node
+        .op
+        .eval_out_of_plan(inputs.into_iter().map(|t| t.into_tvalue()).collect())
+    else {
+        return Ok(None);
     };
-    let raw_data = x
-        .raw_data
-        .iter()
-        .enumerate()
-        .flat_map(|(k, &q)| (f32::from(q as i8) * scales[channel_of(k)]).to_le_bytes())
-        .collect();
-    Some(TensorProto {
-        name: node.output.first()?.clone(),
-        dims: x.dims.clone(),
-        data_type: DataType::Float as i32,
-        raw_data,
-        ..Default::default()
-    })
+    let output_bytes: u64 = outputs.iter().map(|t| bytes_of(t)).sum();
+    if output_bytes > GROWTH * input_bytes + ALWAYS {
+        return Ok(None);
+    }
+    let mut patch = TypedModelPatch::default();
+    for (slot, output) in outputs.into_iter().enumerate() {
+        let name = format!("{}.folded.{slot}", node.name);
+        let wire = patch.wire_node(name, Const::new(output.into_arc_tensor())?, &[])?[0];
+        patch.shunt_outside(model, OutletId::new(id, slot), wire)?;
+    }
+    Ok(Some(patch))
+}
+
+fn bytes_of(tensor: &Tensor) -> u64 {
+    (tensor.datum_type().size_of() * tensor.volume()) as u64
 }
 
 #[cfg(test)]
@@ -337,7 +308,7 @@ mod tests {
     fn embedding_tables_stay_int8_and_give_the_same_rows() -> TractResult<()> {
         for opset in [11, 13] {
             let mut model = embedding_model(opset);
-            assert_eq!(fold_constant_dequantize(&mut model), 1);
+            assert_eq!(gather_before_dequantize(&mut model), 1);
             let graph = model.graph.as_ref().expect("graph");
             assert!(graph.node.iter().all(|n| n.op_type != "DequantizeLinear"));
             let table = graph
@@ -354,21 +325,42 @@ mod tests {
     }
 
     #[test]
-    fn other_constant_dequantize_is_folded_to_fp32() {
-        // Read by something other than Gather: folded once instead.
+    fn other_constant_dequantize_is_folded_to_fp32_in_tract() -> TractResult<()> {
+        // A table read by something other than Gather stays in the protobuf and is folded once
+        // tract has it: 8 MB of fp32, more than tract's own folding accepts (4 MiB).
+        let (rows, columns) = (1024, 2048);
         let mut model = embedding_model(13);
         let graph = model.graph.as_mut().expect("graph");
+        graph.initializer[0].dims = vec![rows, columns];
+        graph.initializer[0].raw_data = (0..rows * columns).map(|i| (i % 255) as u8).collect();
+        graph.initializer[1].dims = vec![rows];
+        graph.initializer[1].float_data = (0..rows).map(|r| 0.01 * (r + 1) as f32).collect();
         graph.node[1].op_type = "Identity".into();
         graph.node[1].input.truncate(1);
-        assert_eq!(fold_constant_dequantize(&mut model), 1);
-        let graph = model.graph.as_ref().expect("graph");
-        assert_eq!(graph.node.len(), 1);
-        let folded = graph
-            .initializer
-            .iter()
-            .find(|t| t.name == "deq")
-            .expect("folded");
-        assert_eq!(folded.data_type, DataType::Float as i32);
-        assert!(graph.initializer.iter().all(|t| t.name != "table"));
+        graph.input.clear();
+        assert_eq!(gather_before_dequantize(&mut model), 0);
+        let mut typed = tract_onnx::onnx()
+            .model_for_proto_model(&model)?
+            .into_typed()?;
+        assert!(fold_constant_nodes(&mut typed)? > 0);
+        let [output] = typed.output_outlets()? else {
+            panic!("one output");
+        };
+        assert!(typed.node(output.node).op_is::<Const>());
+        let values = typed
+            .outlet_fact(*output)?
+            .konst
+            .clone()
+            .expect("a constant");
+        let values = values.to_plain_array_view::<f32>()?;
+        // (x - 0) * scale, row by row, x as int8: byte 200 is -56.
+        assert_eq!(values[[0, 1]], 0.01);
+        assert_eq!(values[[0, 200]], -56.0 * 0.01);
+        let row_9 = 0.01 * 10.0_f32;
+        assert_eq!(
+            values[[9, 0]],
+            f32::from((9 * 2048 % 255) as u8 as i8) * row_9
+        );
+        Ok(())
     }
 }
