@@ -68,13 +68,20 @@ impl Guest for Preinit {
         // The normalisation regexes first, so they sit low in memory rather than above the
         // build's garbage (the image's range ends at its highest non-zero byte).
         drop(moodwing_edge_model::normalize("warm up"));
-        match super::Model::classifier(&super::Embedded::default()) {
-            // One prediction, so what is built lazily on first use (first-run state) is in the
-            // snapshot too: it cost each fresh instance ~0.7 ms.
-            Ok(classifier) => drop(classifier.predict("warm up")),
-            // A trap fails the build: a component without its model must not be shipped.
-            Err(reason) => panic!("pre-initialization could not build the model: {reason:?}"),
+        let model = super::Embedded::default();
+        // A trap fails the build: a component without its model must not be shipped.
+        if let Err(reason) = super::Model::classifier(&model) {
+            panic!("pre-initialization could not build the model: {reason:?}");
         }
+        // One prediction through the API, so what is built lazily on first use (the parsed model
+        // card, first-run state) is in the snapshot too, not redone by every fresh instance.
+        let warm_up = super::ApiRequest {
+            method: "POST",
+            path: &format!("{}/predict", super::embedded::BASE),
+            content_type: Some("application/json"),
+            body: br#"{"text": "warm up"}"#,
+        };
+        drop(super::handle(&model, super::embedded::BASE, warm_up));
         ZEROING.store(false, Relaxed);
     }
 }
