@@ -171,18 +171,17 @@ fn op<const N: usize>(
 /// is; a result up to 4x its inputs (plus 1 MiB) is accepted here. Returns how many were folded.
 pub(crate) fn fold_constant_nodes(model: &mut TypedModel) -> TractResult<usize> {
     let mut folded = 0;
-    'scan: loop {
-        for id in model.eval_order()? {
-            if let Some(patch) = folding_patch(model, id)? {
-                patch.apply(model)?;
-                folded += 1;
-                continue 'scan;
-            }
+    // One pass in evaluation order: a patch only appends the constants and rewires the folded
+    // node's successors to them, so every later node already sees its inputs folded.
+    for id in model.eval_order()? {
+        if let Some(patch) = folding_patch(model, id)? {
+            patch.apply(model)?;
+            folded += 1;
         }
-        // The int8 constants and the folded nodes are unreachable now: let their memory go.
-        model.compact()?;
-        return Ok(folded);
     }
+    // The int8 constants and the folded nodes are unreachable now: let their memory go.
+    model.compact()?;
+    Ok(folded)
 }
 
 /// The patch replacing node `id` by the constants it evaluates to, if it only reads constants.
