@@ -65,16 +65,14 @@ struct Preinit;
 impl Guest for Preinit {
     fn wizer_initialize() {
         ZEROING.store(true, Relaxed);
-        // The normalisation regexes first, so they sit low in memory rather than above the
-        // build's garbage (the image's range ends at its highest non-zero byte).
-        drop(moodwing_edge_model::normalize("warm up"));
         let model = super::Embedded::default();
         // A trap fails the build: a component without its model must not be shipped.
         if let Err(reason) = super::Model::classifier(&model) {
             panic!("pre-initialization could not build the model: {reason:?}");
         }
         // One prediction through the API, so what is built lazily on first use (the parsed model
-        // card, first-run state) is in the snapshot too, not redone by every fresh instance.
+        // card, the normalisation regexes, first-run state) is in the snapshot too, not redone by
+        // every fresh instance.
         let warm_up = super::ApiRequest {
             method: "POST",
             path: &format!("{}/predict", super::embedded::BASE),
