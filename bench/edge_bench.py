@@ -13,6 +13,7 @@ import argparse
 import http.client
 import json
 import os
+import secrets
 import socket
 import subprocess
 import threading
@@ -72,7 +73,8 @@ class Host:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        component = ROOT / "target/components" / f"sentiment-{model}.wasm"
+        # The deployed component, bridged to wasmtime's configuration, signing as in production.
+        component = ROOT / "target/components/local" / f"sentiment-{model}.wasm"
         reuse_count = "1000000" if reuse else "1"
         self.process = subprocess.Popen(
             [
@@ -84,6 +86,10 @@ class Host:
                 "cli=y",
                 "--max-instance-reuse-count",
                 reuse_count,
+                "-S",
+                "config",
+                "-S",
+                f"config-var=signing_key={secrets.token_hex(32)}",
                 str(component),
             ],
             stdout=subprocess.DEVNULL,

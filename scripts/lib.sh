@@ -35,15 +35,25 @@ python_env() { # the training venv, installed from the lock file when it changed
 }
 
 WASMTIME_VERSION=48.0.8 # newer wasmtime-cli releases need a newer rustc than 1.95
+WAC_VERSION=0.12.0
 TOOLS="$MOODWING_CACHE/tools"
 WASMTIME="$TOOLS/bin/wasmtime"
+WAC="$TOOLS/bin/wac"
 export WASMTIME
 
-rust_tools() { # the wasm target and wasmtime (the WebAssembly host), built once into the tools cache
+# The signing key of local runs and tests: a fresh one per run, never a default (a production key
+# is a Spin variable and a Container App secret, see README).
+local_signing_key() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
+
+rust_tools() { # the wasm target, wasmtime (the WebAssembly host) and wac (composes components), built once into the tools cache
   rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
   if [[ ! -x "$WASMTIME" ]] || ! "$WASMTIME" --version | grep -q "^wasmtime $WASMTIME_VERSION\b"; then
     echo "installing wasmtime-cli $WASMTIME_VERSION into $TOOLS (about 12 minutes on 2 cores, once)"
     cargo install --locked --root "$TOOLS" "wasmtime-cli@$WASMTIME_VERSION"
+  fi
+  if [[ ! -x "$WAC" ]] || ! "$WAC" --version | grep -q " $WAC_VERSION\b"; then
+    echo "installing wac-cli $WAC_VERSION into $TOOLS (about 5 minutes on 2 cores, once)"
+    cargo install --locked --root "$TOOLS" "wac-cli@$WAC_VERSION"
   fi
   "$WASMTIME" --version
 }

@@ -20,10 +20,16 @@ stage "build web-ui" build_web_ui
 
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
-"$WASMTIME" serve --addr "127.0.0.1:$LSTM_PORT" -S cli=y target/components/sentiment-lstm.wasm & pids+=($!)
-"$WASMTIME" serve --addr "127.0.0.1:$BERT_PORT" -S cli=y target/components/sentiment-bert.wasm & pids+=($!)
+# Predictions are signed and feedback is checked as in production, with a key made for this run.
+signing_key="$(local_signing_key)"
+serve() { # the component as Spin runs it: a fresh instance per request, its signing_key variable set
+  "$WASMTIME" serve --addr "127.0.0.1:$1" --max-instance-reuse-count 1 -S cli=y \
+    -S config -S "config-var=signing_key=$signing_key" "target/components/local/sentiment-$2.wasm"
+}
+serve "$LSTM_PORT" lstm & pids+=($!)
+serve "$BERT_PORT" bert & pids+=($!)
 mkdir -p "$MOODWING_CACHE"
-MOODWING_CLOUD_API_ADDR="$FEEDBACK_ADDR" \
+MOODWING_SIGNING_KEY="$signing_key" MOODWING_CLOUD_API_ADDR="$FEEDBACK_ADDR" \
   MOODWING_ALLOWED_ORIGINS="${MOODWING_ALLOWED_ORIGINS:-http://127.0.0.1:$WEB_PORT,http://localhost:$WEB_PORT}" \
   MOODWING_FEEDBACK_DB="${MOODWING_FEEDBACK_DB:-$MOODWING_CACHE/feedback.sqlite}" \
   target/release/moodwing-cloud-api & pids+=($!)

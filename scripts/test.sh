@@ -4,7 +4,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 export MLFLOW_DISABLE_TELEMETRY=true HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-native=(--workspace --exclude moodwing-edge-component)
+native=(--workspace --exclude moodwing-edge-component --exclude moodwing-config-bridge)
 
 stage "python: install" python_env
 stage "python: ruff" "$VENV/bin/ruff" check training bench infra docs
@@ -20,7 +20,8 @@ stage "workflows: lint" lint_workflows
 stage "infra: validate" validate_infra
 stage "rust: fmt" cargo fmt --all --check
 stage "rust: clippy (native)" cargo clippy "${native[@]}" --all-targets --all-features --locked -- -D warnings
-stage "rust: clippy (wasm)" cargo clippy -p moodwing-edge-component --target wasm32-wasip2 --locked -- -D warnings
+stage "rust: clippy (wasm)" cargo clippy -p moodwing-edge-component -p moodwing-config-bridge --target wasm32-wasip2 --locked -- -D warnings
+stage "rust: clippy (wasm, from-spin)" cargo clippy -p moodwing-config-bridge --features from-spin --target wasm32-wasip2 --locked -- -D warnings
 stage "rust: clippy (web-ui)" cargo clippy -p moodwing-web-ui --target wasm32-unknown-unknown --locked -- -D warnings
 stage "rust: build components" ./scripts/build-components.sh lstm bert
 stage "rust: test" cargo test "${native[@]}" --locked

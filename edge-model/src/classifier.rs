@@ -1,7 +1,7 @@
 //! One tweet in, its sentiment out: normalise, tokenise, run the ONNX graph at the real length.
 
+use moodwing_protocol::Label;
 use prost::Message;
-
 use serde::Serialize;
 use tokenizers::Tokenizer;
 use tract_onnx::pb::ModelProto;
@@ -15,16 +15,9 @@ use crate::normalize::normalize;
 /// Longest text accepted, in characters; tweets are at most 280.
 pub const MAX_TEXT_CHARS: usize = 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Sentiment {
-    Negative,
-    Positive,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Prediction {
-    pub label: Sentiment,
+    pub label: Label,
     /// Probability that the tweet is positive.
     pub score: f32,
 }
@@ -91,9 +84,9 @@ impl Classifier {
         check_text(text)?;
         let score = self.score_ids(&self.token_ids(text)?)?;
         let label = if score >= self.card.threshold {
-            Sentiment::Positive
+            Label::Positive
         } else {
-            Sentiment::Negative
+            Label::Negative
         };
         Ok(Prediction { label, score })
     }

@@ -8,9 +8,10 @@
 //! | `GET {base}/health` | liveness, with the model's name and version |
 //! | `OPTIONS {base}/...` | CORS pre-flight |
 //!
-//! Every response is JSON and carries CORS headers; every refusal is a 4xx with
-//! `{"error": {"code": "...", "message": "..."}}`. Only `predict` routes touch the classifier
-//! (see [`Model`]), and only once the request is known to be valid.
+//! Bodies are the `moodwing-protocol` types. Every response is JSON and carries CORS headers; every
+//! refusal is a 4xx with `{"error": {"code": "...", "message": "..."}}`. Only `predict` routes touch
+//! the classifier (see [`Model`]) and the signing key (see [`Signing`]), and only once the request
+//! is known to be valid.
 
 mod error;
 mod routes;
@@ -19,6 +20,7 @@ pub use error::ApiError;
 pub use routes::{MAX_BATCH, MAX_BODY_BYTES, error_response, handle};
 
 use moodwing_edge_model::{Classifier, ModelCard};
+pub use moodwing_signature::SigningKey;
 
 /// The model behind the routes. Only predictions need the classifier; health, model info, CORS
 /// pre-flights and every refusal are answered from the card, so a host that builds the
@@ -35,6 +37,29 @@ impl Model for Classifier {
 
     fn classifier(&self) -> Result<&Classifier, ApiError> {
         Ok(self)
+    }
+}
+
+/// What the host gives to sign predictions: the key, a secret of its configuration (asked once per
+/// valid prediction request; `None` means this deployment does not sign), and randomness for the
+/// prediction ids.
+pub trait Signing {
+    fn signing_key(&self) -> Result<Option<SigningKey>, ApiError>;
+    /// 16 bytes from the host's cryptographically secure random source.
+    fn random_bytes(&self) -> [u8; 16];
+}
+
+/// A host that does not sign (the cloud API refuses feedback on its predictions unless it is set
+/// up for local development).
+pub struct Unsigned;
+
+impl Signing for Unsigned {
+    fn signing_key(&self) -> Result<Option<SigningKey>, ApiError> {
+        Ok(None)
+    }
+
+    fn random_bytes(&self) -> [u8; 16] {
+        [0; 16]
     }
 }
 

@@ -1,38 +1,36 @@
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use moodwing_edge_model::{Prediction, check_text};
-use serde::Deserialize;
+use moodwing_edge_model::check_text;
+use moodwing_protocol::{
+    BatchPrediction, BatchRequest, ModelId, PredictRequest, Prediction, Scored,
+};
+use moodwing_signature::{Claims, sign};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::{ApiError, ApiRequest, ApiResponse, Model};
+use crate::{ApiError, ApiRequest, ApiResponse, Model, Signing};
 
 /// Largest request body accepted; a batch of [`MAX_BATCH`] maximal tweets fits.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Most texts in one batch request.
 pub const MAX_BATCH: usize = 32;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PredictBody {
-    text: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BatchBody {
-    texts: Vec<String>,
-}
-
-/// Answer one request for the model served under `base` (e.g. `/api` or `/api/bert`).
-pub fn handle(model: &impl Model, base: &str, request: ApiRequest<'_>) -> ApiResponse {
+/// Answer one request for the model served under `base` (e.g. `/api` or `/api/bert`); each
+/// prediction is signed when `signing` gives a key.
+pub fn handle(
+    model: &impl Model,
+    signing: &impl Signing,
+    base: &str,
+    request: ApiRequest<'_>,
+) -> ApiResponse {
     let started = Instant::now();
     let result = match request.path.strip_prefix(base) {
         _ if request.method == "OPTIONS" => return respond(204, None),
-        Some("/predict") => post_json(&request, |body: PredictBody| {
-            predict(model, &body.text, started)
+        Some("/predict") => post_json(&request, |body: PredictRequest| {
+            predict(model, signing, &body.text, started)
         }),
-        Some("/predict/batch") => post_json(&request, |body: BatchBody| {
-            predict_batch(model, &body.texts, started)
+        Some("/predict/batch") => post_json(&request, |body: BatchRequest| {
+            predict_batch(model, signing, &body.texts, started)
         }),
         Some("/model") => get(&request, || card_json(model)),
         Some("/health") => get(&request, || {
@@ -115,14 +113,27 @@ fn post_json<T: for<'de> Deserialize<'de>>(
     answer(body)
 }
 
-fn predict(model: &impl Model, text: &str, started: Instant) -> Result<Value, ApiError> {
+fn predict(
+    model: &impl Model,
+    signing: &impl Signing,
+    text: &str,
+    started: Instant,
+) -> Result<Value, ApiError> {
     check_text(text)?;
-    let prediction = model.classifier()?.predict(text)?;
-    with_model(model, prediction_json(prediction), started)
+    let scored = score(model, signing, &[text])?.remove(0);
+    to_json(&Prediction {
+        label: scored.label,
+        score: scored.score,
+        threshold: widen(model.card()?.threshold),
+        model: model_id(model)?,
+        latency_ms: elapsed_ms(started),
+        signed: scored.signed,
+    })
 }
 
 fn predict_batch(
     model: &impl Model,
+    signing: &impl Signing,
     texts: &[String],
     started: Instant,
 ) -> Result<Value, ApiError> {
@@ -136,31 +147,98 @@ fn predict_batch(
     for text in texts {
         check_text(text)?;
     }
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let predictions = score(model, signing, &texts)?;
+    to_json(&BatchPrediction {
+        predictions,
+        // The label is `positive` from this score on (chosen on validation), so a client can say why.
+        threshold: widen(model.card()?.threshold),
+        model: model_id(model)?,
+        latency_ms: elapsed_ms(started),
+    })
+}
+
+/// Each text's label and score, signed when the host has a key (looked up once per request).
+fn score(
+    model: &impl Model,
+    signing: &impl Signing,
+    texts: &[&str],
+) -> Result<Vec<Scored>, ApiError> {
     let classifier = model.classifier()?;
-    let predictions = texts
+    let key = signing.signing_key()?;
+    let id = model_id(model)?;
+    let issued_at_ms = now_ms();
+    texts
         .iter()
-        .map(|text| classifier.predict(text).map(prediction_json))
-        .collect::<Result<Vec<_>, _>>()?;
-    with_model(model, json!({"predictions": predictions}), started)
+        .map(|text| {
+            let prediction = classifier.predict(text)?;
+            let score = widen(prediction.score);
+            let signed = key.as_ref().map(|key| {
+                let prediction_id = uuid_v4(signing.random_bytes());
+                let claims = Claims {
+                    prediction_id: &prediction_id,
+                    text,
+                    label: prediction.label,
+                    score,
+                    model: &id,
+                    issued_at_ms,
+                };
+                sign(key, &claims)
+            });
+            Ok(Scored {
+                label: prediction.label,
+                score,
+                signed,
+            })
+        })
+        .collect()
 }
 
-fn prediction_json(prediction: Prediction) -> Value {
-    json!({"label": prediction.label, "score": prediction.score})
+/// The f64 that prints as the f32 does (0.07, not 0.07000000029802322): what clients see and
+/// what the signature covers.
+fn widen(value: f32) -> f64 {
+    value.to_string().parse().unwrap_or(f64::from(value))
 }
 
-fn with_model(model: &impl Model, mut body: Value, started: Instant) -> Result<Value, ApiError> {
-    body["model"] = model_id(model)?;
-    // The label is `positive` from this score on (chosen on validation), so a client can say why.
-    body["threshold"] = json!(model.card()?.threshold);
-    body["latency_ms"] = json!(started.elapsed().as_secs_f64() * 1000.0);
-    Ok(body)
+/// A random (version 4) UUID, in its usual text form.
+fn uuid_v4(mut bytes: [u8; 16]) -> String {
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
-fn model_id(model: &impl Model) -> Result<Value, ApiError> {
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+fn elapsed_ms(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1000.0
+}
+
+fn to_json(answer: &impl Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(answer).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+fn model_id(model: &impl Model) -> Result<ModelId, ApiError> {
     let card = model.card()?;
-    Ok(json!({"name": card.name, "version": card.version}))
+    Ok(ModelId {
+        name: card.name.clone(),
+        version: card.version.clone(),
+    })
 }
 
 fn card_json(model: &impl Model) -> Result<Value, ApiError> {
-    serde_json::to_value(model.card()?).map_err(|e| ApiError::Internal(e.to_string()))
+    to_json(model.card()?)
 }

@@ -1,13 +1,16 @@
 //! The API as plain functions over the committed LSTM bundle (the same checks run over real HTTP
 //! against the WebAssembly component in `host-tests`).
 
+use std::cell::Cell;
 use std::path::Path;
 use std::sync::LazyLock;
 
-use std::cell::Cell;
-
-use moodwing_edge_api::{ApiError, ApiRequest, ApiResponse, MAX_BODY_BYTES, Model, handle};
+use moodwing_edge_api::{
+    ApiError, ApiRequest, ApiResponse, MAX_BODY_BYTES, Model, Signing, SigningKey, Unsigned, handle,
+};
 use moodwing_edge_model::{Bundle, Classifier, ModelCard};
+use moodwing_protocol::{BatchPrediction, ModelId, Prediction};
+use moodwing_signature::{Claims, verify};
 use serde_json::{Value, json};
 
 static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(|| {
@@ -16,8 +19,19 @@ static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(|| {
 });
 
 fn call(method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (ApiResponse, Value) {
+    call_with(&Unsigned, method, path, content_type, body)
+}
+
+fn call_with(
+    signing: &impl Signing,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> (ApiResponse, Value) {
     let response = handle(
         &*CLASSIFIER,
+        signing,
         "/api",
         ApiRequest {
             method,
@@ -55,7 +69,93 @@ fn predict_returns_label_score_model_and_latency() {
     assert_eq!(json["label"], "negative");
     assert_eq!(json["model"]["name"], "moodwing-lstm");
     assert!(json["latency_ms"].as_f64().unwrap() >= 0.0);
+    assert!(json.get("signed").is_none(), "no key, no signature");
     assert_eq!(header(&response, "access-control-allow-origin"), Some("*"));
+}
+
+fn key() -> SigningKey {
+    SigningKey::new("a test key that is long enough for HMAC-SHA256").unwrap()
+}
+
+/// Signs with [`key`] and the operating system's random source.
+struct TestKey;
+
+impl Signing for TestKey {
+    fn signing_key(&self) -> Result<Option<SigningKey>, ApiError> {
+        Ok(Some(key()))
+    }
+
+    fn random_bytes(&self) -> [u8; 16] {
+        let mut bytes = [0; 16];
+        getrandom::fill(&mut bytes).expect("random bytes");
+        bytes
+    }
+}
+
+fn claims_of<'a>(
+    text: &'a str,
+    label: moodwing_protocol::Label,
+    score: f64,
+    model: &'a ModelId,
+    signed: &'a moodwing_protocol::Signed,
+) -> Claims<'a> {
+    Claims {
+        prediction_id: &signed.prediction_id,
+        text,
+        label,
+        score,
+        model,
+        issued_at_ms: signed.issued_at_ms,
+    }
+}
+
+#[test]
+fn with_a_key_each_prediction_is_signed_over_what_was_answered() {
+    let text = "@airparadis the crew was lovely, thank you";
+    let body = json!({ "text": text }).to_string();
+    let (response, json) = call_with(
+        &TestKey,
+        "POST",
+        "/api/predict",
+        Some("application/json"),
+        body.as_bytes(),
+    );
+    assert_eq!(response.status, 200);
+    let prediction: Prediction = serde_json::from_value(json).unwrap();
+    let signed = prediction.signed.as_ref().expect("signed");
+    let id = uuid::Uuid::parse_str(&signed.prediction_id).expect("a uuid");
+    assert_eq!(id.get_version_num(), 4);
+    let claims = claims_of(
+        text,
+        prediction.label,
+        prediction.score,
+        &prediction.model,
+        signed,
+    );
+    verify(&[key()], &claims, &signed.signature).unwrap();
+    let other = SigningKey::new("another key, also long enough for HMAC-SHA256").unwrap();
+    assert!(verify(&[other], &claims, &signed.signature).is_err());
+
+    let texts = ["great crew", "lost my bag", "great crew"];
+    let body = json!({ "texts": texts }).to_string();
+    let (_, json) = call_with(
+        &TestKey,
+        "POST",
+        "/api/predict/batch",
+        Some("application/json"),
+        body.as_bytes(),
+    );
+    let batch: BatchPrediction = serde_json::from_value(json).unwrap();
+    let mut ids = std::collections::HashSet::new();
+    for (text, scored) in texts.iter().zip(&batch.predictions) {
+        let signed = scored.signed.as_ref().expect("signed");
+        assert!(
+            ids.insert(signed.prediction_id.clone()),
+            "one id per prediction"
+        );
+        let claims = claims_of(text, scored.label, scored.score, &batch.model, signed);
+        verify(&[key()], &claims, &signed.signature).unwrap();
+    }
 }
 
 #[test]
@@ -177,9 +277,21 @@ fn batch_validates_every_text_before_scoring() {
     assert_eq!(json["predictions"].as_array().unwrap().len(), 2);
 }
 
-/// Counts how often the routes ask for the classifier.
+/// Counts how often the routes ask for the classifier and the signing key.
 struct Counting {
     asked: Cell<usize>,
+    keys_asked: Cell<usize>,
+}
+
+impl Signing for Counting {
+    fn signing_key(&self) -> Result<Option<SigningKey>, ApiError> {
+        self.keys_asked.set(self.keys_asked.get() + 1);
+        Ok(Some(key()))
+    }
+
+    fn random_bytes(&self) -> [u8; 16] {
+        TestKey.random_bytes()
+    }
 }
 
 impl Model for Counting {
@@ -194,21 +306,30 @@ impl Model for Counting {
 }
 
 #[test]
-fn only_a_valid_prediction_asks_for_the_classifier() {
+fn only_a_valid_prediction_asks_for_the_classifier_and_the_key() {
     let model = Counting {
         asked: Cell::new(0),
+        keys_asked: Cell::new(0),
     };
     let json = Some("application/json");
     let asks = |method: &str, path: &str, content_type: Option<&str>, body: &str| {
-        let before = model.asked.get();
+        let before = (model.asked.get(), model.keys_asked.get());
         let request = ApiRequest {
             method,
             path,
             content_type,
             body: body.as_bytes(),
         };
-        let status = handle(&model, "/api", request).status;
-        (status, model.asked.get() - before)
+        let status = handle(&model, &model, "/api", request).status;
+        let asked = (
+            model.asked.get() - before.0,
+            model.keys_asked.get() - before.1,
+        );
+        assert_eq!(
+            asked.0, asked.1,
+            "the key is asked for exactly when the model is"
+        );
+        (status, asked.0)
     };
     // Answered from the card, or refused before any model is needed.
     assert_eq!(asks("GET", "/api/health", None, ""), (200, 0));

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use moodwing_edge_api::{
-    ApiError, ApiRequest, ApiResponse, MAX_BODY_BYTES, Model, error_response, handle,
+    ApiError, ApiRequest, ApiResponse, MAX_BODY_BYTES, Model, Signing, SigningKey, error_response,
+    handle,
 };
 use moodwing_edge_model::{Bundle, Classifier, ModelCard};
 use spin_sdk::http::{IncomingRequest, Response};
@@ -89,6 +90,68 @@ fn read_bundle() -> Result<Bundle, String> {
     .map_err(|e| e.to_string())
 }
 
+/// The host's configuration key of the secret that signs predictions: Spin's application variable
+/// `signing_key` (`spin.toml`), which Spin hands to components through `wasi:config/store`.
+const SIGNING_KEY: &str = "signing_key";
+
+// The component reads its configuration through `wasi:config/store` at the version wasmtime 48
+// provides (so that `wasmtime wizer` can link it); `scripts/build-components.sh` plugs in
+// `edge-model/config-bridge` to give the deployed component the version Spin provides.
+wit_bindgen::generate!({
+    inline: "
+        package moodwing:edge;
+        world config { import wasi:config/store@0.2.0-rc.1; }
+        package wasi:config@0.2.0-rc.1 {
+            interface store {
+                variant error { upstream(string), io(string) }
+                get: func(key: string) -> result<option<string>, error>;
+                get-all: func() -> result<list<tuple<string, string>>, error>;
+            }
+        }
+    ",
+    world: "config",
+    generate_all,
+});
+
+/// The signing key, read from the host's configuration for each request that needs it: never at
+/// pre-initialization, so no key is ever part of the component's snapshot.
+struct HostConfig;
+
+impl Signing for HostConfig {
+    fn signing_key(&self) -> Result<Option<SigningKey>, ApiError> {
+        match wasi::config::store::get(SIGNING_KEY) {
+            Ok(Some(secret)) if !secret.trim().is_empty() => SigningKey::new(&secret)
+                .map(Some)
+                .map_err(|e| ApiError::Internal(format!("the {SIGNING_KEY} variable: {e}"))),
+            Ok(_) => Ok(None),
+            Err(error) => Err(ApiError::Internal(format!(
+                "reading the {SIGNING_KEY} variable: {error:?}"
+            ))),
+        }
+    }
+
+    fn random_bytes(&self) -> [u8; 16] {
+        let mut bytes = [0; 16];
+        bytes.copy_from_slice(&::wasi::random::random::get_random_bytes(16));
+        bytes
+    }
+}
+
+/// getrandom's source (`.cargo/config.toml` selects this backend for wasm32-wasip2).
+///
+/// # Safety
+/// getrandom calls it with a valid, writable `dest` of `len` bytes.
+#[unsafe(no_mangle)]
+unsafe extern "Rust" fn __getrandom_v03_custom(
+    dest: *mut u8,
+    len: usize,
+) -> Result<(), getrandom::Error> {
+    let bytes = ::wasi::random::random::get_random_bytes(len as u64);
+    // SAFETY: the caller gives `len` writable bytes at `dest`; wasi:random returned `len` bytes.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), dest, len.min(bytes.len())) };
+    Ok(())
+}
+
 mod preinit;
 
 #[http_component]
@@ -116,7 +179,7 @@ async fn serve(request: IncomingRequest) -> Response {
                 content_type: content_type.as_deref(),
                 body: &body,
             };
-            handle(&model, embedded::BASE, request)
+            handle(&model, &HostConfig, embedded::BASE, request)
         }
     };
     // Tells a client (and the tests) which requests paid for building the model: none should,

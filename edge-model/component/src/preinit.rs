@@ -79,7 +79,12 @@ impl Guest for Preinit {
             content_type: Some("application/json"),
             body: br#"{"text": "warm up"}"#,
         };
-        drop(super::handle(&model, super::embedded::BASE, warm_up));
+        drop(super::handle(
+            &model,
+            &moodwing_edge_api::Unsigned,
+            super::embedded::BASE,
+            warm_up,
+        ));
         ZEROING.store(false, Relaxed);
     }
 }

@@ -1,7 +1,9 @@
 //! A component started under `wasmtime serve` on a free loopback port, and a small HTTP client.
 //!
-//! The components are built by `scripts/build-components.sh` into `target/components/`, and
-//! `wasmtime` is found on `WASMTIME`, in the tools cache, or on `PATH`; `scripts/test.sh` provides both.
+//! The components are built by `scripts/build-components.sh` into `target/components/` (served:
+//! their `local/` build, the deployed component with its configuration bridged to what `wasmtime
+//! serve` provides), and `wasmtime` is found on `WASMTIME`, in the tools cache, or on `PATH`;
+//! `scripts/test.sh` provides both.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -13,15 +15,36 @@ pub struct Served {
     pub base_url: String,
 }
 
+/// The key the tests' components sign with (the Spin variable `signing_key`); a test value, known
+/// to the test suites only. (No comma: `wasmtime serve -S config-var=` splits its value there.)
+pub const TEST_SIGNING_KEY: &str = "moodwing-host-tests-signing-key-for-tests-only";
+
 impl Served {
-    /// Serve `target/components/<name>.wasm` as Spin runs it: a fresh component instance for every
-    /// request. Waits until it answers.
+    /// Serve the component `<name>` as Spin runs it (a fresh instance for every request), signing
+    /// with [`TEST_SIGNING_KEY`]. Waits until it answers.
     pub fn start(name: &str, health_path: &str) -> Self {
-        Self::start_with(name, health_path, &["--max-instance-reuse-count", "1"])
+        Self::start_with_key(name, health_path, Some(TEST_SIGNING_KEY))
     }
 
-    fn start_with(name: &str, health_path: &str, serve_args: &[&str]) -> Self {
-        let component = components_dir().join(format!("{name}.wasm"));
+    /// The same with another key, or none (a deployment without `signing_key`).
+    pub fn start_with_key(name: &str, health_path: &str, signing_key: Option<&str>) -> Self {
+        let mut config = vec!["-S".to_owned(), "config".to_owned()];
+        if let Some(key) = signing_key {
+            config.extend(["-S".to_owned(), format!("config-var=signing_key={key}")]);
+        }
+        Self::start_with(
+            name,
+            health_path,
+            &[
+                &["--max-instance-reuse-count".to_owned(), "1".to_owned()],
+                &config[..],
+            ]
+            .concat(),
+        )
+    }
+
+    fn start_with(name: &str, health_path: &str, serve_args: &[String]) -> Self {
+        let component = components_dir().join(format!("local/{name}.wasm"));
         assert!(
             component.is_file(),
             "{} is missing: run scripts/build-components.sh first",
@@ -42,12 +65,15 @@ impl Served {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("wasmtime starts");
-        let served = Self {
+        let mut served = Self {
             child,
             base_url: format!("http://127.0.0.1:{port}"),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while served.request("GET", health_path, None, b"").is_none() {
+            if let Ok(Some(status)) = served.child.try_wait() {
+                panic!("wasmtime serve {name} exited ({status}): see its error above");
+            }
             assert!(
                 Instant::now() < deadline,
                 "{name} did not answer within 60 s"

@@ -1,7 +1,11 @@
 //! The built components, really served by `wasmtime serve`, over real HTTP: every route, every
 //! kind of bad input, and the golden tweets of each bundle.
 
-use moodwing_edge_host_tests::{Reply, Served, workspace_root};
+use std::collections::HashSet;
+
+use moodwing_edge_host_tests::{Reply, Served, TEST_SIGNING_KEY, workspace_root};
+use moodwing_protocol::Prediction;
+use moodwing_signature::{Claims, SigningKey, verify};
 use serde_json::{Value, json};
 
 const JSON: Option<&str> = Some("application/json");
@@ -278,4 +282,48 @@ fn no_request_of_a_fresh_instance_builds_the_model() {
             assert!(reply.json()["score"].as_f64().is_some(), "{reply:?}");
         }
     }
+}
+
+#[test]
+fn predictions_are_signed_with_the_configured_key_and_unsigned_without_one() {
+    let served = Served::start("sentiment-lstm", "/api/health");
+    let key = SigningKey::new(TEST_SIGNING_KEY).expect("a valid key");
+    let started_ms = now_ms();
+    let mut ids = HashSet::new();
+    for text in [
+        "@airparadis lovely crew",
+        "@airparadis lost my bag",
+        "@airparadis lovely crew",
+    ] {
+        let reply = served.post_json("/api/predict", &json!({ "text": text }));
+        let prediction: Prediction = serde_json::from_str(&reply.body).expect("a prediction");
+        let signed = prediction.signed.expect("signed");
+        assert!(
+            ids.insert(signed.prediction_id.clone()),
+            "each fresh instance draws its own id (randomness is not part of the snapshot)"
+        );
+        assert!((started_ms..=now_ms()).contains(&signed.issued_at_ms));
+        let claims = Claims {
+            prediction_id: &signed.prediction_id,
+            text,
+            label: prediction.label,
+            score: prediction.score,
+            model: &prediction.model,
+            issued_at_ms: signed.issued_at_ms,
+        };
+        verify(&[key.clone()], &claims, &signed.signature).expect("the signature verifies");
+    }
+    drop(served);
+
+    let unsigned = Served::start_with_key("sentiment-lstm", "/api/health", None);
+    let reply = unsigned.post_json("/api/predict", &json!({"text": "lovely crew"}));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(reply.json().get("signed").is_none(), "{reply:?}");
+}
+
+fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    i64::try_from(since.as_millis()).expect("in range")
 }

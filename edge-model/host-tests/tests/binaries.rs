@@ -1,3 +1,8 @@
+//! What the built components' binaries must be, read from the files.
+//!
+//! The deployed components ask for their configuration at the `wasi:config` version Spin provides,
+//! and their `local/` builds at the one `wasmtime serve` provides.
+//!
 //! The pre-initialized components' memory images qualify for wasmtime's copy-on-write
 //! initialization: a fresh instance (Spin makes one per request) then maps the image instead of
 //! copying every data segment in, which cost the BiLSTM 3 ms a request when its image was too
@@ -36,6 +41,58 @@ fn sections(binary: &[u8]) -> Vec<(u8, &[u8])> {
     found
 }
 
+/// Every core module of a component, nested components' included (`wac plug` nests the component
+/// it plugs into).
+fn core_modules(component: &[u8]) -> Vec<&[u8]> {
+    let mut modules = Vec::new();
+    for (id, contents) in sections(component) {
+        match id {
+            1 => modules.push(contents),
+            4 => modules.extend(core_modules(contents)),
+            _ => {}
+        }
+    }
+    modules
+}
+
+/// The raw import sections of a component (not of the components nested in it).
+fn imports(component: &[u8]) -> Vec<u8> {
+    sections(component)
+        .into_iter()
+        .filter(|(id, _)| *id == 10)
+        .flat_map(|(_, contents)| contents.to_vec())
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}
+
+fn read(path: &std::path::Path) -> Vec<u8> {
+    std::fs::read(path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/build-components.sh)", path.display()))
+}
+
+#[test]
+fn deployed_components_take_spins_configuration_and_local_ones_wasmtimes() {
+    const SPIN: &str = "wasi:config/store@0.2.0-draft-2024-09-27";
+    const WASMTIME: &str = "wasi:config/store@0.2.0-rc.1";
+    for name in ["sentiment-lstm", "sentiment-bert"] {
+        let deployed = imports(&read(&components_dir().join(format!("{name}.wasm"))));
+        assert!(
+            contains(&deployed, SPIN) && !contains(&deployed, WASMTIME),
+            "{name}"
+        );
+        let local = imports(&read(&components_dir().join(format!("local/{name}.wasm"))));
+        assert!(
+            contains(&local, WASMTIME) && !contains(&local, SPIN),
+            "local/{name}"
+        );
+    }
+}
+
 /// Active data segments of a core module: (offset, length), for `i32.const` offsets.
 fn data_segments(module: &[u8]) -> Vec<(u64, u64)> {
     let mut segments = Vec::new();
@@ -67,14 +124,10 @@ fn data_segments(module: &[u8]) -> Vec<(u64, u64)> {
 #[test]
 fn both_components_start_from_a_copy_on_write_image() {
     for name in ["sentiment-lstm", "sentiment-bert"] {
-        let path = components_dir().join(format!("{name}.wasm"));
-        let binary = std::fs::read(&path).unwrap_or_else(|e| {
-            panic!("{}: {e} (run scripts/build-components.sh)", path.display())
-        });
-        let image = sections(&binary)
+        let binary = read(&components_dir().join(format!("{name}.wasm")));
+        let image = core_modules(&binary)
             .into_iter()
-            .filter(|(id, _)| *id == 1) // core modules
-            .map(|(_, module)| data_segments(module))
+            .map(data_segments)
             .max_by_key(|segments| segments.iter().map(|(_, length)| length).sum::<u64>())
             .expect("a core module with data");
         let data: u64 = image.iter().map(|(_, length)| length).sum();
