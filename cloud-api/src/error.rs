@@ -1,9 +1,10 @@
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use moodwing_protocol::ErrorBody;
 
-/// Every refusal or failure of the API, answered as `{"error": {"code", "message"}}`.
+/// Every refusal or failure of the API, answered as `{"error": {"code", "message", "field"?}}`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{field} {reason}")]
@@ -18,6 +19,21 @@ pub enum ApiError {
     NotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("feedback is accepted only about a signed prediction: send its `signed` part back")]
+    SignatureRequired,
+    #[error(
+        "the signature does not match this prediction: the text, label, score, model or time \
+         differ from what the edge service answered"
+    )]
+    BadSignature,
+    #[error(
+        "the prediction is older than {max_age_secs} s (or from the future): too late for feedback"
+    )]
+    PredictionExpired { max_age_secs: u64 },
+    #[error("this prediction already has a feedback")]
+    AlreadyAnswered,
+    #[error("too many requests; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("the feedback store failed: {0}")]
     Store(#[from] crate::store::StoreError),
 }
@@ -31,6 +47,11 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::SignatureRequired | Self::BadSignature | Self::PredictionExpired { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            Self::AlreadyAnswered => StatusCode::CONFLICT,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -43,6 +64,11 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::SignatureRequired => "signature_required",
+            Self::BadSignature => "bad_signature",
+            Self::PredictionExpired { .. } => "prediction_expired",
+            Self::AlreadyAnswered => "already_answered",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Store(_) => "store_unavailable",
         }
     }
@@ -53,10 +79,16 @@ impl IntoResponse for ApiError {
         if let Self::Store(error) = &self {
             tracing::error!(%error, "feedback not stored");
         }
-        let mut body = json!({"error": {"code": self.code(), "message": self.to_string()}});
+        let mut body = ErrorBody::new(self.code(), self.to_string());
         if let Self::Invalid { field, .. } = &self {
-            body["error"]["field"] = json!(field);
+            body.error.field = Some((*field).to_owned());
         }
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let Self::RateLimited { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
     }
 }

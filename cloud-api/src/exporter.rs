@@ -11,6 +11,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter, SpanLinks};
 use tokio::sync::Notify;
 
+use crate::feedback::event_name;
 use crate::store::{Store, StoreError, Stored};
 
 /// Rows sent in one request to the ingestion endpoint.
@@ -219,18 +220,23 @@ pub fn span_for(stored: &Stored) -> SpanData {
     let feedback = &stored.feedback;
     let received =
         UNIX_EPOCH + Duration::from_millis(u64::try_from(stored.received_at_ms).unwrap_or(0));
-    let id = feedback.id.as_u128();
+    let id = stored.id.as_u128();
     let mut properties = vec![
-        KeyValue::new("ai.customEvent.name", feedback.verdict.event_name()),
-        KeyValue::new("feedback_id", feedback.id.to_string()),
+        KeyValue::new("ai.customEvent.name", event_name(feedback.verdict)),
+        KeyValue::new("feedback_id", feedback.id.clone()),
         KeyValue::new("text", feedback.text.clone()),
-        KeyValue::new("predicted_label", feedback.predicted_label.clone()),
+        KeyValue::new("predicted_label", feedback.predicted_label.as_str()),
         KeyValue::new("score", feedback.score),
         KeyValue::new("model_name", feedback.model.name.clone()),
         KeyValue::new("model_version", feedback.model.version.clone()),
     ];
+    if let Some(signed) = &feedback.signed {
+        properties.push(KeyValue::new("prediction_id", signed.prediction_id.clone()));
+    }
+    if let Some(label) = feedback.corrected_label {
+        properties.push(KeyValue::new("corrected_label", label.as_str()));
+    }
     for (key, value) in [
-        ("corrected_label", &feedback.corrected_label),
         ("comment", &feedback.comment),
         ("predicted_at", &feedback.predicted_at),
     ] {

@@ -1,7 +1,9 @@
 //! The Moodwing cloud API: what people say about predictions, kept durably and traced to
 //! Application Insights.
 //!
-//! - [`feedback`]: a validation or a rejection, as posted by the web UI, and its checks
+//! - [`feedback`]: a validation or a rejection, as posted by the web UI, and its checks: its fields,
+//!   and the edge service's signature of the prediction (`moodwing-signature`)
+//! - [`limits`]: rate limits per client and overall on the feedback routes
 //! - [`store`]: SQLite in WAL mode; a feedback is committed before it is acknowledged
 //! - [`alert`]: the rejection alert rule (3 in 5 minutes), evaluated locally as in Azure
 //! - [`exporter`]: the outbox: unsent rows go to Application Insights as `customEvents`, and are
@@ -14,6 +16,7 @@ pub mod config;
 pub mod error;
 pub mod exporter;
 pub mod feedback;
+pub mod limits;
 pub mod routes;
 pub mod store;
 

@@ -1,9 +1,11 @@
 //! `moodwing-cloud-api`: serve the feedback API; export the outbox when App Insights is configured.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use moodwing_cloud_api::routes::{AppState, router};
+use moodwing_cloud_api::limits::{RateLimits, forget_idle_clients};
+use moodwing_cloud_api::routes::{AppState, RefusalCounts, router};
 use moodwing_cloud_api::{Config, Store, exporter};
 use tokio::sync::Notify;
 use tracing_subscriber::EnvFilter;
@@ -43,11 +45,22 @@ async fn main() -> anyhow::Result<()> {
         }
     };
 
+    if config.signatures.allow_unsigned {
+        tracing::warn!(
+            "MOODWING_ALLOW_UNSIGNED=true: feedback without a signature is accepted (local \
+             development only; forged feedback cannot be told apart)"
+        );
+    }
+    let limits = Arc::new(RateLimits::new(&config.limits));
+    tokio::spawn(forget_idle_clients(limits.clone()));
     let state = AppState {
         store,
         alert: config.alert,
         new_feedback,
         exporting,
+        signatures: Arc::new(config.signatures.clone()),
+        limits,
+        refusals: Arc::new(RefusalCounts::default()),
     };
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
@@ -59,10 +72,14 @@ async fn main() -> anyhow::Result<()> {
         config.alert.threshold,
         config.alert.window.as_secs()
     );
-    axum::serve(listener, router(state, &config.allowed_origins))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let app = router(state, &config.allowed_origins);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

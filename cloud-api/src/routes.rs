@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use axum::body::Body;
 use axum::extract::State;
@@ -6,15 +7,17 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Json, Router, middleware};
+use moodwing_protocol::{Receipt, Refusals};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::alert::AlertRule;
 use crate::exporter::now_ms;
-use crate::feedback::{Feedback, Verdict};
-use crate::store::StoreError;
+use crate::feedback::{Feedback, SignatureCheck, Verdict, event_name, validate};
+use crate::limits::{RateLimits, limit};
+use crate::store::{Inserted, StoreError};
 use crate::{ApiError, Store};
 
 /// Largest feedback body accepted: a maximal tweet and comment, escaped, fit well inside.
@@ -28,6 +31,45 @@ pub struct AppState {
     pub new_feedback: Arc<Notify>,
     /// Whether an App Insights connection string was given.
     pub exporting: bool,
+    pub signatures: Arc<SignatureCheck>,
+    pub limits: Arc<RateLimits>,
+    pub refusals: Arc<RefusalCounts>,
+}
+
+/// Feedback refused since the start, by reason: forged or replayed feedback shows up here (and in
+/// the log) before it can be mistaken for a model's problem.
+#[derive(Debug, Default)]
+pub struct RefusalCounts {
+    missing_signature: AtomicU64,
+    bad_signature: AtomicU64,
+    expired: AtomicU64,
+    already_answered: AtomicU64,
+    rate_limited: AtomicU64,
+}
+
+impl RefusalCounts {
+    pub fn count(&self, error: &ApiError) {
+        let counter = match error {
+            ApiError::SignatureRequired => &self.missing_signature,
+            ApiError::BadSignature => &self.bad_signature,
+            ApiError::PredictionExpired { .. } => &self.expired,
+            ApiError::AlreadyAnswered => &self.already_answered,
+            ApiError::RateLimited { .. } => &self.rate_limited,
+            _ => return,
+        };
+        counter.fetch_add(1, Relaxed);
+        tracing::warn!(code = error.code(), "feedback refused: {error}");
+    }
+
+    pub fn snapshot(&self) -> Refusals {
+        Refusals {
+            missing_signature: self.missing_signature.load(Relaxed),
+            bad_signature: self.bad_signature.load(Relaxed),
+            expired: self.expired.load(Relaxed),
+            already_answered: self.already_answered.load(Relaxed),
+            rate_limited: self.rate_limited.load(Relaxed),
+        }
+    }
 }
 
 pub fn router(state: AppState, allowed_origins: &[String]) -> Router {
@@ -39,9 +81,12 @@ pub fn router(state: AppState, allowed_origins: &[String]) -> Router {
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([CONTENT_TYPE]);
-    Router::new()
+    let feedback_routes = Router::new()
         .route("/api/feedback", post(post_feedback))
         .route("/api/feedback/stats", get(stats))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit));
+    Router::new()
+        .merge(feedback_routes)
         .route("/api/health", get(health))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -49,12 +94,21 @@ pub fn router(state: AppState, allowed_origins: &[String]) -> Router {
         .with_state(state)
 }
 
-/// Store a validation or a rejection; the 2xx is sent only once it is committed to disk.
+/// Store a validation or a rejection of a signed prediction; the 2xx is sent only once it is
+/// committed to disk.
 async fn post_feedback(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let result = receive(&state, &headers, body).await;
+    if let Err(error) = &result {
+        state.refusals.count(error);
+    }
+    result
+}
+
+async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
     let is_json = headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -70,26 +124,32 @@ async fn post_feedback(
         })?;
     let feedback: Feedback =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadJson(e.to_string()))?;
-    feedback.validate()?;
-
+    let id = validate(&feedback)?;
     let received_at_ms = now_ms();
-    let (created, alert) = {
+    state.signatures.check(&feedback, received_at_ms)?;
+
+    let (inserted, alert) = {
         let (store, rule, feedback) = (state.store.clone(), state.alert, feedback.clone());
         blocking(move || {
-            let created = store.insert(&feedback, received_at_ms)?;
-            let alert = match (created, feedback.verdict) {
-                (true, Verdict::Rejection) => rule.evaluate(&store, received_at_ms)?,
+            let inserted = store.insert(&feedback, received_at_ms)?;
+            let alert = match (inserted, feedback.verdict) {
+                (Inserted::Created, Verdict::Rejection) => rule.evaluate(&store, received_at_ms)?,
                 _ => None,
             };
-            Ok((created, alert))
+            Ok((inserted, alert))
         })
         .await?
     };
-    if created {
+    let status = match inserted {
+        Inserted::Created => StatusCode::CREATED,
+        Inserted::Duplicate => StatusCode::OK,
+        Inserted::PredictionAnswered => return Err(ApiError::AlreadyAnswered),
+    };
+    if inserted == Inserted::Created {
         tracing::info!(
-            event = feedback.verdict.event_name(),
-            id = %feedback.id,
-            predicted_label = feedback.predicted_label,
+            event = event_name(feedback.verdict),
+            %id,
+            predicted_label = feedback.predicted_label.as_str(),
             score = feedback.score,
             model_version = feedback.model.version,
             exporting = state.exporting,
@@ -97,23 +157,18 @@ async fn post_feedback(
         );
         state.new_feedback.notify_one();
     }
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
+    let receipt = Receipt {
+        id: id.to_string(),
+        verdict: feedback.verdict,
+        stored: true,
+        duplicate: inserted == Inserted::Duplicate,
+        alert_fired: alert.is_some(),
     };
-    let body = json!({
-        "id": feedback.id,
-        "verdict": feedback.verdict,
-        "stored": true,
-        "duplicate": !created,
-        "alert_fired": alert.is_some(),
-    });
-    Ok((status, Json(body)).into_response())
+    Ok((status, Json(receipt)).into_response())
 }
 
 /// Counts and rejection rates over the last 5 minutes, hour, day and all time, the outbox's
-/// backlog, and the alerts fired in the last day.
+/// backlog, the alerts fired in the last day and the feedback refused since the start.
 async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let store = state.store.clone();
     let rule = state.alert;
@@ -132,6 +187,8 @@ async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
         }))
     })
     .await?;
+    let mut body = body;
+    body["refused"] = json!(state.refusals.snapshot());
     Ok(Json(body))
 }
 

@@ -5,7 +5,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::feedback::{Feedback, ModelRef, Verdict};
+use crate::feedback::{Feedback, Label, ModelId, Verdict};
+use moodwing_protocol::Signed;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -30,6 +31,8 @@ pub struct Store {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stored {
     pub row: i64,
+    #[serde(skip)]
+    pub id: Uuid,
     pub received_at_ms: i64,
     pub exported: bool,
     #[serde(flatten)]
@@ -68,10 +71,14 @@ CREATE TABLE IF NOT EXISTS feedback (
     corrected_label TEXT,
     comment TEXT,
     received_at_ms INTEGER NOT NULL,
-    exported_at_ms INTEGER
+    exported_at_ms INTEGER,
+    prediction_id TEXT,
+    issued_at_ms INTEGER,
+    signature TEXT
 );
 CREATE INDEX IF NOT EXISTS feedback_unexported ON feedback (row) WHERE exported_at_ms IS NULL;
 CREATE INDEX IF NOT EXISTS feedback_received ON feedback (received_at_ms, verdict);
+CREATE UNIQUE INDEX IF NOT EXISTS feedback_prediction ON feedback (prediction_id);
 CREATE TABLE IF NOT EXISTS alert (
     fired_at_ms INTEGER NOT NULL,
     rejections INTEGER NOT NULL,
@@ -79,8 +86,26 @@ CREATE TABLE IF NOT EXISTS alert (
 );
 ";
 
+/// Columns added since the first release, added to an older store when it is opened.
+const ADDED_COLUMNS: [(&str, &str); 3] = [
+    ("prediction_id", "TEXT"),
+    ("issued_at_ms", "INTEGER"),
+    ("signature", "TEXT"),
+];
+
 const COLUMNS: &str = "row, id, verdict, text, predicted_label, score, model_name, model_version, \
-    predicted_at, corrected_label, comment, received_at_ms, exported_at_ms IS NOT NULL";
+    predicted_at, corrected_label, comment, received_at_ms, exported_at_ms IS NOT NULL, \
+    prediction_id, issued_at_ms, signature";
+
+/// What [`Store::insert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    Created,
+    /// A retry: a feedback with this id was already stored.
+    Duplicate,
+    /// Another feedback about the same prediction was already stored; nothing was stored.
+    PredictionAnswered,
+}
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -88,6 +113,7 @@ impl Store {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        add_missing_columns(&connection)?;
         connection.execute_batch(SCHEMA)?;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
@@ -98,27 +124,47 @@ impl Store {
         self.connection.lock().map_err(|_| StoreError::Poisoned)
     }
 
-    /// Store a feedback; `false` when one with the same id was already stored (a retry).
-    pub fn insert(&self, feedback: &Feedback, now_ms: i64) -> Result<bool, StoreError> {
-        let inserted = self.lock()?.execute(
+    /// Store a feedback, at most one per id and one per signed prediction.
+    pub fn insert(&self, feedback: &Feedback, now_ms: i64) -> Result<Inserted, StoreError> {
+        let signed = feedback.signed.as_ref();
+        let connection = self.lock()?;
+        let inserted = connection.execute(
             "INSERT OR IGNORE INTO feedback (id, verdict, text, predicted_label, score, model_name, \
-             model_version, predicted_at, corrected_label, comment, received_at_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             model_version, predicted_at, corrected_label, comment, received_at_ms, prediction_id, \
+             issued_at_ms, signature) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             params![
-                feedback.id.to_string(),
+                feedback.id,
                 feedback.verdict.as_str(),
                 feedback.text,
-                feedback.predicted_label,
+                feedback.predicted_label.as_str(),
                 feedback.score,
                 feedback.model.name,
                 feedback.model.version,
                 feedback.predicted_at,
-                feedback.corrected_label,
+                feedback.corrected_label.map(Label::as_str),
                 feedback.comment,
                 now_ms,
+                signed.map(|s| &s.prediction_id),
+                signed.map(|s| s.issued_at_ms),
+                signed.map(|s| &s.signature),
             ],
         )?;
-        Ok(inserted == 1)
+        if inserted == 1 {
+            return Ok(Inserted::Created);
+        }
+        // Ignored: the id or the prediction was taken. Same connection, still locked: no writer
+        // came in between.
+        let same_id: bool = connection.query_row(
+            "SELECT EXISTS (SELECT 1 FROM feedback WHERE id = ?1)",
+            [&feedback.id],
+            |row| row.get(0),
+        )?;
+        Ok(if same_id {
+            Inserted::Duplicate
+        } else {
+            Inserted::PredictionAnswered
+        })
     }
 
     pub fn get(&self, id: Uuid) -> Result<Option<Stored>, StoreError> {
@@ -243,31 +289,89 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RowResult> {
     let index: i64 = row.get(0)?;
     let id: String = row.get(1)?;
     let verdict: String = row.get(2)?;
-    let (Ok(id), Some(verdict)) = (Uuid::parse_str(&id), Verdict::parse(&verdict)) else {
+    let predicted: String = row.get(4)?;
+    let corrected: Option<String> = row.get(9)?;
+    let corrected_label = corrected.as_deref().map(parse_label);
+    let (Ok(uuid), Some(verdict), Some(predicted_label), None | Some(Some(_))) = (
+        Uuid::parse_str(&id),
+        parse_verdict(&verdict),
+        parse_label(&predicted),
+        corrected_label,
+    ) else {
         return Ok(Err((
             index,
-            format!("bad id {id:?} or verdict {verdict:?}"),
+            format!("bad id {id:?}, verdict {verdict:?} or labels {predicted:?}, {corrected:?}"),
         )));
+    };
+    let prediction_id: Option<String> = row.get(13)?;
+    let signed = match (prediction_id, row.get(14)?, row.get(15)?) {
+        (Some(prediction_id), Some(issued_at_ms), Some(signature)) => Some(Signed {
+            prediction_id,
+            issued_at_ms,
+            signature,
+        }),
+        _ => None,
     };
     Ok(Ok(Stored {
         row: index,
+        id: uuid,
         received_at_ms: row.get(11)?,
         exported: row.get(12)?,
         feedback: Feedback {
             id,
             verdict,
             text: row.get(3)?,
-            predicted_label: row.get(4)?,
+            predicted_label,
             score: row.get(5)?,
-            model: ModelRef {
+            model: ModelId {
                 name: row.get(6)?,
                 version: row.get(7)?,
             },
+            signed,
             predicted_at: row.get(8)?,
-            corrected_label: row.get(9)?,
+            corrected_label: corrected_label.flatten(),
             comment: row.get(10)?,
         },
     }))
+}
+
+fn parse_verdict(value: &str) -> Option<Verdict> {
+    match value {
+        "validation" => Some(Verdict::Validation),
+        "rejection" => Some(Verdict::Rejection),
+        _ => None,
+    }
+}
+
+fn parse_label(value: &str) -> Option<Label> {
+    match value {
+        "negative" => Some(Label::Negative),
+        "positive" => Some(Label::Positive),
+        _ => None,
+    }
+}
+
+/// Bring a store made by an earlier release up to [`SCHEMA`] (SQLite has no `ADD COLUMN IF NOT
+/// EXISTS`).
+fn add_missing_columns(connection: &Connection) -> Result<(), StoreError> {
+    let exists: bool = connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'feedback')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !exists {
+        return Ok(());
+    }
+    let mut statement = connection.prepare("SELECT name FROM pragma_table_info('feedback')")?;
+    let present = statement
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (name, kind) in ADDED_COLUMNS {
+        if !present.iter().any(|column| column == name) {
+            connection.execute_batch(&format!("ALTER TABLE feedback ADD COLUMN {name} {kind}"))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -285,9 +389,18 @@ mod tests {
     fn a_feedback_round_trips_and_a_retry_is_stored_once() {
         let (store, dir) = temp_store();
         let feedback = rejection("@united still waiting for my bag");
-        assert!(store.insert(&feedback, 1_000).unwrap());
-        assert!(!store.insert(&feedback, 2_000).unwrap());
-        let stored = store.get(feedback.id).unwrap().unwrap();
+        assert_eq!(store.insert(&feedback, 1_000).unwrap(), Inserted::Created);
+        assert_eq!(store.insert(&feedback, 2_000).unwrap(), Inserted::Duplicate);
+        let mut second_opinion = feedback.clone();
+        second_opinion.id = Uuid::new_v4().to_string();
+        assert_eq!(
+            store.insert(&second_opinion, 3_000).unwrap(),
+            Inserted::PredictionAnswered
+        );
+        let stored = store
+            .get(Uuid::parse_str(&feedback.id).unwrap())
+            .unwrap()
+            .unwrap();
         assert_eq!(stored.feedback, feedback);
         assert_eq!(stored.received_at_ms, 1_000);
         assert_eq!(store.all().unwrap().len(), 1);
@@ -335,6 +448,35 @@ mod tests {
             store.window_stats("none", 10_000).unwrap().rejection_rate,
             None
         );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_store_of_the_first_release_gains_the_signature_columns() {
+        let dir = std::env::temp_dir().join(format!("moodwing-store-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("feedback.sqlite");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE feedback (row INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, \
+             verdict TEXT NOT NULL, text TEXT NOT NULL, predicted_label TEXT NOT NULL, \
+             score REAL NOT NULL, model_name TEXT NOT NULL, model_version TEXT NOT NULL, \
+             predicted_at TEXT, corrected_label TEXT, comment TEXT, \
+             received_at_ms INTEGER NOT NULL, exported_at_ms INTEGER);
+             INSERT INTO feedback (id, verdict, text, predicted_label, score, model_name, \
+             model_version, corrected_label, received_at_ms) VALUES \
+             ('0b6a4c3e-2f4d-4f7a-9b1c-5d6e7f8a9b0c', 'rejection', 'old one', 'positive', 0.8, \
+             'moodwing-lstm', '1', 'negative', 5);",
+        )
+        .unwrap();
+        drop(old);
+        let store = Store::open(&path).unwrap();
+        let all = store.all().unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].feedback.signed, None);
+        let signed = rejection("new one");
+        assert_eq!(store.insert(&signed, 6).unwrap(), Inserted::Created);
+        assert_eq!(store.all().unwrap()[1].feedback, signed);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -141,13 +141,29 @@ async fn a_rejection_typed_in_the_browser_reaches_the_store_and_app_insights() {
         .collect();
     assert_eq!(verdicts, ["rejection", "validation"]);
     let connection = rusqlite::Connection::open(&api.db).unwrap();
-    let (text, label, score, comment): (String, String, f64, String) = connection
-        .query_row(
-            "SELECT text, predicted_label, score, comment FROM feedback WHERE verdict = 'rejection'",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-        )
-        .unwrap();
+    let (text, label, score, comment, prediction_id): (String, String, f64, String, String) =
+        connection
+            .query_row(
+                "SELECT text, predicted_label, score, comment, prediction_id FROM feedback \
+                 WHERE verdict = 'rejection'",
+                [],
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
+                },
+            )
+            .unwrap();
+    // The page sent the component's signature back and the cloud-api verified it (it refuses
+    // unsigned feedback): the prediction the person rejected is the one the component made.
+    assert!(
+        uuid::Uuid::parse_str(&prediction_id).is_ok(),
+        "{prediction_id}"
+    );
     assert_eq!(text, rejected_text);
     assert_eq!(label, predicted["label"].as_str().unwrap());
     assert!((score - predicted["score"].as_f64().unwrap()).abs() < 1e-9);

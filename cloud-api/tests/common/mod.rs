@@ -22,6 +22,9 @@ use tokio_rustls::TlsAcceptor;
 
 pub const IKEY: &str = "00000000-0000-4000-8000-000000000001";
 
+/// The key the edge components sign with in tests, so the browser journey verifies end to end.
+pub use moodwing_edge_host_tests::TEST_SIGNING_KEY;
+
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("moodwing-{name}-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -304,6 +307,14 @@ pub struct Api {
     pub db: PathBuf,
 }
 
+/// Rate limits no test but the rate-limit tests comes near.
+const GENEROUS_LIMITS: [(&str, &str); 4] = [
+    ("MOODWING_RATE_PER_CLIENT_PER_MINUTE", "600000"),
+    ("MOODWING_RATE_CLIENT_BURST", "10000"),
+    ("MOODWING_RATE_OVERALL_PER_SECOND", "10000"),
+    ("MOODWING_RATE_OVERALL_BURST", "10000"),
+];
+
 impl Api {
     pub async fn start(db: &Path, receiver: Option<&Receiver>) -> Self {
         Self::start_for_origin(db, receiver, "http://127.0.0.1:8080").await
@@ -311,6 +322,17 @@ impl Api {
 
     /// Started with CORS allowing the page served from `origin`.
     pub async fn start_for_origin(db: &Path, receiver: Option<&Receiver>, origin: &str) -> Self {
+        Self::start_with(db, receiver, origin, &[]).await
+    }
+
+    /// Started with these settings (`MOODWING_*`) on top of the tests' defaults: the signing key
+    /// [`TEST_SIGNING_KEY`] and generous rate limits.
+    pub async fn start_with(
+        db: &Path,
+        receiver: Option<&Receiver>,
+        origin: &str,
+        settings: &[(&str, &str)],
+    ) -> Self {
         let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_moodwing-cloud-api"));
         command
@@ -320,6 +342,9 @@ impl Api {
             .env("MOODWING_EXPORT_INTERVAL_MS", "100")
             .env("MOODWING_ALLOWED_ORIGINS", origin)
             .env("RUST_LOG", "warn")
+            .env("MOODWING_SIGNING_KEY", TEST_SIGNING_KEY)
+            .envs(GENEROUS_LIMITS)
+            .envs(settings.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         if let Some(receiver) = receiver {
@@ -411,8 +436,16 @@ pub fn feedback_ids(events: &[Value]) -> Vec<String> {
         .collect()
 }
 
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    i64::try_from(since.as_millis()).unwrap()
+}
+
+/// A rejection of a prediction the edge service signed just now with [`TEST_SIGNING_KEY`].
 pub fn rejection(text: &str) -> Value {
-    json!({
+    let mut feedback = json!({
         "id": uuid::Uuid::new_v4(),
         "verdict": "rejection",
         "text": text,
@@ -422,5 +455,25 @@ pub fn rejection(text: &str) -> Value {
         "predicted_at": "2026-11-25T09:00:00Z",
         "corrected_label": "negative",
         "comment": "sarcasm"
-    })
+    });
+    sign(&mut feedback, TEST_SIGNING_KEY, now_ms());
+    feedback
+}
+
+/// (Re-)sign `feedback` as the edge service would have signed its prediction at `issued_at_ms`,
+/// with a new prediction id.
+pub fn sign(feedback: &mut Value, key: &str, issued_at_ms: i64) {
+    let parsed: moodwing_protocol::Feedback =
+        serde_json::from_value(feedback.clone()).expect("a feedback");
+    let prediction_id = uuid::Uuid::new_v4().to_string();
+    let claims = moodwing_signature::Claims {
+        prediction_id: &prediction_id,
+        text: &parsed.text,
+        label: parsed.predicted_label,
+        score: parsed.score,
+        model: &parsed.model,
+        issued_at_ms,
+    };
+    let key = moodwing_signature::SigningKey::new(key).expect("a valid key");
+    feedback["signed"] = json!(moodwing_signature::sign(&key, &claims));
 }

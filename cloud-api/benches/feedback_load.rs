@@ -1,0 +1,188 @@
+//! Load on the feedback route over loopback: signed feedbacks a second and their latency, beside
+//! the same client on `GET /api/health` (no store, no signature) as the reference in the same run.
+//!
+//! `cargo bench -p moodwing-cloud-api --bench feedback_load [-- TOTAL CONCURRENCY]` (defaults 20000
+//! and 32). Starts the release binary on a fresh SQLite store, with rate limits above the load.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use moodwing_protocol::{Feedback, Label, ModelId, Verdict};
+use moodwing_signature::{Claims, SigningKey, sign};
+use tokio::sync::Mutex;
+
+const KEY: &str = "feedback_load bench: a signing key of 32 bytes and more";
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn now_ms() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970");
+    i64::try_from(since.as_millis()).expect("in range")
+}
+
+fn signed_feedback(key: &SigningKey, i: usize) -> String {
+    let model = ModelId {
+        name: "moodwing-lstm".into(),
+        version: "1".into(),
+    };
+    let text = format!("@airparadis flight {i} delayed again, third time this month");
+    let prediction_id = uuid::Uuid::new_v4().to_string();
+    let claims = Claims {
+        prediction_id: &prediction_id,
+        text: &text,
+        label: Label::Positive,
+        score: 0.71,
+        model: &model,
+        issued_at_ms: now_ms(),
+    };
+    let feedback = Feedback {
+        id: uuid::Uuid::new_v4().to_string(),
+        verdict: Verdict::Rejection,
+        signed: Some(sign(key, &claims)),
+        text,
+        predicted_label: Label::Positive,
+        score: 0.71,
+        model,
+        predicted_at: None,
+        corrected_label: Some(Label::Negative),
+        comment: None,
+    };
+    serde_json::to_string(&feedback).expect("serializable")
+}
+
+struct Run {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    failures: usize,
+}
+
+/// Send every request (a `None` body is a GET of health) from `concurrency` workers.
+async fn run(base: &str, bodies: Vec<Option<String>>, concurrency: usize) -> Run {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("a client");
+    let total = bodies.len();
+    let queue = Arc::new(Mutex::new(bodies));
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (client, queue, base) = (client.clone(), queue.clone(), base.to_owned());
+        workers.spawn(async move {
+            let (mut latencies, mut failures) = (Vec::new(), 0);
+            loop {
+                let Some(body) = queue.lock().await.pop() else {
+                    return (latencies, failures);
+                };
+                let sent = Instant::now();
+                let request = match body {
+                    Some(body) => client
+                        .post(format!("{base}/api/feedback"))
+                        .header("content-type", "application/json")
+                        .body(body),
+                    None => client.get(format!("{base}/api/health")),
+                };
+                match request.send().await {
+                    Ok(response) if response.status().is_success() => {
+                        let _ = response.bytes().await;
+                        latencies.push(sent.elapsed());
+                    }
+                    _ => failures += 1,
+                }
+            }
+        });
+    }
+    let (mut latencies, mut failures) = (Vec::with_capacity(total), 0);
+    while let Some(done) = workers.join_next().await {
+        let (part, failed) = done.expect("a worker");
+        latencies.extend(part);
+        failures += failed;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
+    Run {
+        per_second: latencies.len() as f64 / elapsed,
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        failures,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let total = args.first().copied().unwrap_or(20_000);
+    let concurrency = args.get(1).copied().unwrap_or(32);
+    let dir = std::env::temp_dir().join(format!("moodwing-load-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_moodwing-cloud-api"))
+            .env_clear()
+            .env("MOODWING_CLOUD_API_ADDR", format!("127.0.0.1:{port}"))
+            .env("MOODWING_FEEDBACK_DB", dir.join("feedback.sqlite"))
+            .env("MOODWING_SIGNING_KEY", KEY)
+            .env("MOODWING_RATE_PER_CLIENT_PER_MINUTE", "0")
+            .env("MOODWING_RATE_OVERALL_PER_SECOND", "0")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the cloud-api starts"),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{base}/api/health")).await.is_err() {
+        assert!(Instant::now() < deadline, "the cloud-api did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let key = SigningKey::new(KEY).expect("a valid key");
+    let signing = Instant::now();
+    let bodies: Vec<Option<String>> = (0..total).map(|i| Some(signed_feedback(&key, i))).collect();
+    let signing_us = signing.elapsed().as_secs_f64() * 1e6 / total as f64;
+
+    let health = run(&base, vec![None; total], concurrency).await;
+    let feedback = run(&base, bodies, concurrency).await;
+    println!(
+        "{total} requests, {concurrency} concurrent, loopback; SQLite (WAL, synchronous=FULL)"
+    );
+    for (name, run) in [
+        ("GET /api/health (reference)", &health),
+        ("POST /api/feedback (signed)", &feedback),
+    ] {
+        println!(
+            "{name:30} {:8.0} /s   p50 {:6.2} ms   p99 {:6.2} ms   failed {}",
+            run.per_second, run.p50_ms, run.p99_ms, run.failures
+        );
+    }
+    println!(
+        "feedback throughput = {:.2}x the health route's; signing one feedback {signing_us:.1} us",
+        feedback.per_second / health.per_second
+    );
+    let stats: serde_json::Value = reqwest::get(format!("{base}/api/feedback/stats"))
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("JSON");
+    println!("stored: {}", stats["windows"][3]["rejections"]);
+    let _ = std::fs::remove_dir_all(dir);
+}
