@@ -4,8 +4,10 @@ use std::future::Future;
 
 use futures::future::{Either, select};
 use gloo_net::http::{Request, Response};
+use moodwing_protocol::{ErrorBody, PredictRequest, Verdict};
+pub use moodwing_protocol::{Feedback, Prediction, Receipt};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::config::Config;
@@ -13,67 +15,33 @@ use crate::config::Config;
 /// How long the page waits for an answer before saying so.
 const TIMEOUT_MS: u32 = 10_000;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelId {
-    pub name: String,
-    pub version: String,
-}
-
-/// `POST {predict_api}/predict`'s answer.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Prediction {
-    pub label: String,
-    pub score: f64,
-    /// The label is `positive` from this score on.
-    pub threshold: f64,
-    pub model: ModelId,
-    pub latency_ms: f64,
-}
-
-/// What `POST {feedback_api}/feedback` takes. The id is chosen here, so a retry is stored once.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Feedback {
-    pub id: Uuid,
-    pub verdict: &'static str,
-    pub text: String,
-    pub predicted_label: String,
-    pub score: f64,
-    pub model: ModelId,
-    pub predicted_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub corrected_label: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
-}
-
-impl Feedback {
-    /// A "yes" (`rejected == false`) or a "no" about `prediction` of `text`.
-    pub fn about(
-        text: &str,
-        prediction: &Prediction,
-        predicted_at: String,
-        rejected: bool,
-        comment: &str,
-    ) -> Self {
-        let comment = comment.trim();
-        Self {
-            id: Uuid::new_v4(),
-            verdict: if rejected { "rejection" } else { "validation" },
-            text: text.to_owned(),
-            predicted_label: prediction.label.clone(),
-            score: prediction.score,
-            model: prediction.model.clone(),
-            predicted_at,
-            corrected_label: rejected.then(|| crate::tweet::opposite(&prediction.label).to_owned()),
-            comment: (rejected && !comment.is_empty()).then(|| comment.to_owned()),
-        }
+/// A "yes" (`rejected == false`) or a "no" about `prediction` of `text`, with the prediction's
+/// signature so the feedback service can tell it is about a real prediction. The id is chosen
+/// here, so a retry is stored once.
+pub fn feedback_about(
+    text: &str,
+    prediction: &Prediction,
+    predicted_at: String,
+    rejected: bool,
+    comment: &str,
+) -> Feedback {
+    let comment = comment.trim();
+    Feedback {
+        id: Uuid::new_v4().to_string(),
+        verdict: if rejected {
+            Verdict::Rejection
+        } else {
+            Verdict::Validation
+        },
+        text: text.to_owned(),
+        predicted_label: prediction.label,
+        score: prediction.score,
+        model: prediction.model.clone(),
+        signed: prediction.signed.clone(),
+        predicted_at: Some(predicted_at),
+        corrected_label: rejected.then(|| prediction.label.opposite()),
+        comment: (rejected && !comment.is_empty()).then(|| comment.to_owned()),
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Receipt {
-    pub id: Uuid,
-    pub stored: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -112,20 +80,13 @@ impl std::fmt::Display for ApiFailure {
     }
 }
 
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Deserialize)]
-struct ErrorDetail {
-    message: String,
-}
-
 pub async fn predict(config: &Config, text: &str) -> Result<Prediction, ApiFailure> {
     let service = "prediction service";
     let url = format!("{}/predict", config.predict_api);
-    post(service, &url, &serde_json::json!({ "text": text })).await
+    let request = PredictRequest {
+        text: text.to_owned(),
+    };
+    post(service, &url, &request).await
 }
 
 pub async fn send_feedback(config: &Config, feedback: &Feedback) -> Result<Receipt, ApiFailure> {
@@ -216,11 +177,13 @@ async fn with_timeout<T>(
 
 #[cfg(test)]
 mod tests {
+    use moodwing_protocol::{Label, ModelId, Signed};
+
     use super::*;
 
     fn prediction() -> Prediction {
         Prediction {
-            label: "positive".into(),
+            label: Label::Positive,
             score: 0.8,
             threshold: 0.5,
             model: ModelId {
@@ -228,12 +191,17 @@ mod tests {
                 version: "1".into(),
             },
             latency_ms: 1.0,
+            signed: Some(Signed {
+                prediction_id: "9a1d4a52-1f0b-4a43-8c5e-2b8e9f0d6c71".into(),
+                issued_at_ms: 1_764_000_000_000,
+                signature: "ab".repeat(32),
+            }),
         }
     }
 
     #[test]
-    fn a_rejection_carries_the_other_label_and_the_comment() {
-        let feedback = Feedback::about(
+    fn a_rejection_carries_the_other_label_the_comment_and_the_signature() {
+        let feedback = feedback_about(
             "great, lost bag",
             &prediction(),
             "t".into(),
@@ -245,11 +213,12 @@ mod tests {
         assert_eq!(json["corrected_label"], "negative");
         assert_eq!(json["comment"], "sarcasm");
         assert_eq!(json["model"]["version"], "1");
+        assert_eq!(feedback.signed, prediction().signed, "sent back unchanged");
     }
 
     #[test]
     fn a_validation_has_no_correction() {
-        let json = serde_json::to_value(Feedback::about(
+        let json = serde_json::to_value(feedback_about(
             "nice",
             &prediction(),
             "t".into(),

@@ -5,9 +5,8 @@ use yew::prelude::*;
 
 use crate::api::{self, Feedback, Prediction};
 use crate::config::Config;
-use crate::tweet::{
-    TWEET_LIMIT, char_count, confidence_percent, confidence_text, opposite, problem,
-};
+use crate::tweet::{TWEET_LIMIT, char_count, confidence_percent, confidence_text, problem};
+use moodwing_protocol::{Label, Verdict};
 
 /// A prediction on screen, with the text it was made for.
 #[derive(Clone, PartialEq)]
@@ -37,7 +36,7 @@ enum FeedbackState {
 #[derive(Clone, PartialEq)]
 struct HistoryItem {
     text: String,
-    label: String,
+    label: Label,
     confidence: u8,
     verdict: Option<&'static str>,
 }
@@ -82,8 +81,8 @@ impl PredictionSink {
                     0,
                     HistoryItem {
                         text: tweet.clone(),
-                        label: prediction.label.clone(),
-                        confidence: confidence_percent(&prediction.label, prediction.score),
+                        label: prediction.label,
+                        confidence: confidence_percent(prediction.label, prediction.score),
                         verdict: None,
                     },
                 );
@@ -156,7 +155,7 @@ fn predictor(props: &PredictorProps) -> Html {
             wasm_bindgen_futures::spawn_local(async move {
                 match api::send_feedback(&config, &to_send).await {
                     Ok(_) => {
-                        let rejected = to_send.verdict == "rejection";
+                        let rejected = to_send.verdict == Verdict::Rejection;
                         let mut items = (*history).clone();
                         if let Some(latest) = items.first_mut() {
                             latest.verdict = Some(if rejected { "wrong" } else { "right" });
@@ -238,11 +237,11 @@ fn result_view(
     send: &Callback<Feedback>,
 ) -> Html {
     let prediction = &shown.prediction;
-    let confidence = confidence_percent(&prediction.label, prediction.score);
+    let confidence = confidence_percent(prediction.label, prediction.score);
     let make = {
         let (shown, comment) = (shown.clone(), comment.clone());
         move |rejected: bool| {
-            Feedback::about(
+            api::feedback_about(
                 &shown.text,
                 &shown.prediction,
                 shown.predicted_at.clone(),
@@ -279,7 +278,7 @@ fn result_view(
         },
         FeedbackState::Explaining => html! {
             <div>
-                <p>{ format!("So it is {}. Anything to add? (optional)", opposite(&prediction.label)) }</p>
+                <p>{ format!("So it is {}. Anything to add? (optional)", prediction.label.opposite().as_str()) }</p>
                 <textarea id="comment" rows="2" maxlength="500" value={(**comment).clone()} oninput={on_comment}
                     aria-label="Comment" />
                 <button id="send-rejection" type="button" onclick={on_send_rejection}>{ "Send" }</button>
@@ -312,14 +311,14 @@ fn result_view(
     html! {
         <section id="result" class="card" aria-live="polite">
             <p>
-                <span id="label" class={classes!("label", prediction.label.clone())}>{ prediction.label.clone() }</span>
+                <span id="label" class={classes!("label", prediction.label.as_str())}>{ prediction.label.as_str() }</span>
                 <span id="confidence-text" class="muted">
-                    { format!(" {}", confidence_text(&prediction.label, prediction.score, prediction.threshold)) }
+                    { format!(" {}", confidence_text(prediction.label, prediction.score, prediction.threshold)) }
                 </span>
             </p>
             <div class="bar" role="meter" aria-valuemin="0" aria-valuemax="100"
                 aria-valuenow={confidence.to_string()} aria-label="Confidence">
-                <div id="confidence" class={classes!("fill", prediction.label.clone())}
+                <div id="confidence" class={classes!("fill", prediction.label.as_str())}
                     style={format!("width: {confidence}%")} />
             </div>
             <p class="muted small">
@@ -342,7 +341,7 @@ fn history_view(history: &[HistoryItem]) -> Html {
             <ul>
                 { for history.iter().map(|item| html! {
                     <li>
-                        <span class={classes!("label", item.label.clone())}>{ format!("{} {}%", item.label, item.confidence) }</span>
+                        <span class={classes!("label", item.label.as_str())}>{ format!("{} {}%", item.label.as_str(), item.confidence) }</span>
                         { " " }
                         <span class="muted">{ item.verdict.map(|v| format!("({v}) ")).unwrap_or_default() }</span>
                         <span class="text">{ item.text.clone() }</span>

@@ -1,5 +1,7 @@
 //! The tweet box's rules and how a result is shown.
 
+use moodwing_protocol::Label;
+
 /// A tweet's length limit, shown beside the box.
 pub const TWEET_LIMIT: usize = 280;
 
@@ -24,8 +26,8 @@ pub fn problem(text: &str) -> Option<String> {
 
 /// How sure the model is of the label it gave, in percent: the score is the probability of
 /// `positive`, so a negative at 0.1 is 90% sure.
-pub fn confidence_percent(label: &str, score: f64) -> u8 {
-    let sure = if label == "positive" {
+pub fn confidence_percent(label: Label, score: f64) -> u8 {
+    let sure = if label == Label::Positive {
         score
     } else {
         1.0 - score
@@ -35,23 +37,20 @@ pub fn confidence_percent(label: &str, score: f64) -> u8 {
 
 /// What the page says of the score: the calibrated probability of the label it gave, and, when that
 /// is under one half, why the label is still this one (the model's threshold is not 50 %).
-pub fn confidence_text(label: &str, score: f64, threshold: f64) -> String {
+pub fn confidence_text(label: Label, score: f64, threshold: f64) -> String {
     let percent = confidence_percent(label, score);
     if percent >= 50 {
         return format!("{percent}% probability");
     }
-    let side = if label == "positive" { "from" } else { "below" };
+    let side = match label {
+        Label::Positive => "from",
+        Label::Negative => "below",
+    };
     let threshold = (threshold * 100.0).round();
-    format!("{percent}% probability · {label} {side} a score of {threshold}%")
-}
-
-/// The other label: what a person who says "no" means.
-pub fn opposite(label: &str) -> &'static str {
-    if label == "positive" {
-        "negative"
-    } else {
-        "positive"
-    }
+    format!(
+        "{percent}% probability · {} {side} a score of {threshold}%",
+        label.as_str()
+    )
 }
 
 #[cfg(test)]
@@ -75,21 +74,23 @@ mod tests {
 
     #[test]
     fn confidence_text_explains_a_label_under_one_half() {
-        assert_eq!(confidence_text("negative", 0.1, 0.3), "90% probability");
         assert_eq!(
-            confidence_text("positive", 0.25, 0.227),
+            confidence_text(Label::Negative, 0.1, 0.3),
+            "90% probability"
+        );
+        assert_eq!(
+            confidence_text(Label::Positive, 0.25, 0.227),
             "25% probability · positive from a score of 23%"
         );
         assert_eq!(
-            confidence_text("negative", 0.6, 0.7),
+            confidence_text(Label::Negative, 0.6, 0.7),
             "40% probability · negative below a score of 70%"
         );
     }
 
     #[test]
     fn confidence_is_of_the_given_label() {
-        assert_eq!(confidence_percent("negative", 0.1), 90);
-        assert_eq!(confidence_percent("positive", 0.93), 93);
-        assert_eq!(opposite("negative"), "positive");
+        assert_eq!(confidence_percent(Label::Negative, 0.1), 90);
+        assert_eq!(confidence_percent(Label::Positive, 0.93), 93);
     }
 }
