@@ -26,6 +26,15 @@ param extraAllowedOrigins string = ''
 @description('Rejections within the window that fire the alert (the same rule the cloud-api evaluates locally).')
 param rejectionThreshold int = 3
 
+@secure()
+@minLength(32)
+@description('The key the edge components sign predictions with (their Spin variable signing_key); feedback is accepted only about predictions it verifies.')
+param signingKey string
+
+@secure()
+@description('During a key rotation, the previous signing key, still accepted; empty otherwise.')
+param previousSigningKey string = ''
+
 var unique = uniqueString(resourceGroup().id)
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
@@ -196,12 +205,15 @@ resource cloudApi 'Microsoft.App/containerApps@2024-03-01' = {
           identity: pullIdentity.id
         }
       ]
-      secrets: [
+      secrets: concat([
         {
           name: 'appinsights-connection-string'
           value: appInsights.properties.ConnectionString
         }
-      ]
+        { name: 'signing-key', value: signingKey }
+      ], empty(previousSigningKey) ? [] : [
+        { name: 'signing-key-previous', value: previousSigningKey }
+      ])
     }
     template: {
       containers: [
@@ -209,12 +221,17 @@ resource cloudApi 'Microsoft.App/containerApps@2024-03-01' = {
           name: 'cloud-api'
           image: cloudApiImage
           resources: { cpu: json('0.25'), memory: '0.5Gi' }
-          env: [
+          env: concat([
             { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', secretRef: 'appinsights-connection-string' }
             { name: 'MOODWING_ALLOWED_ORIGINS', value: allowedOrigins }
             { name: 'MOODWING_ALERT_THRESHOLD', value: string(rejectionThreshold) }
             { name: 'MOODWING_FEEDBACK_DB', value: '/data/feedback.sqlite' }
-          ]
+            { name: 'MOODWING_SIGNING_KEY', secretRef: 'signing-key' }
+            // Container Apps' ingress (Envoy) appends the caller's address: rate limits are per caller.
+            { name: 'MOODWING_CLIENT_IP_HEADER', value: 'x-forwarded-for' }
+          ], empty(previousSigningKey) ? [] : [
+            { name: 'MOODWING_SIGNING_KEY_PREVIOUS', secretRef: 'signing-key-previous' }
+          ])
           volumeMounts: [ { volumeName: 'feedback', mountPath: '/data' } ]
           probes: [
             {
