@@ -17,8 +17,13 @@ impl AlertRule {
     pub fn evaluate(&self, store: &Store, now_ms: i64) -> Result<Option<AlertRecord>, StoreError> {
         let window_ms = i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX);
         let since = now_ms.saturating_sub(window_ms);
-        let rejections = store.count_since(Verdict::Rejection, since)?;
-        if rejections < self.threshold || !store.alerts_since(since)?.is_empty() {
+        // Runs on every rejection, so it must not grow with them: an alert already fired in the
+        // window ends it, and the count stops at the threshold.
+        if !store.alerts_since(since)?.is_empty() {
+            return Ok(None);
+        }
+        let rejections = store.count_since_up_to(Verdict::Rejection, since, self.threshold)?;
+        if rejections < self.threshold {
             return Ok(None);
         }
         let alert = AlertRecord {

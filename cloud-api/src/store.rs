@@ -228,6 +228,26 @@ impl Store {
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
+    /// [`Store::count_since`], counting no further than `limit`.
+    pub fn count_since_up_to(
+        &self,
+        verdict: Verdict,
+        since_ms: i64,
+        limit: u64,
+    ) -> Result<u64, StoreError> {
+        let count: i64 = self.lock()?.query_row(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM feedback \
+             WHERE verdict = ?1 AND received_at_ms >= ?2 LIMIT ?3)",
+            params![
+                verdict.as_str(),
+                since_ms,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |row| row.get(0),
+        )?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     pub fn window_stats(
         &self,
         window: &'static str,
