@@ -40,8 +40,12 @@ def main() -> None:
         problems.append(f"window {rule['windowSize']} != the cloud-api's")
     if criterion["operator"] != "GreaterThanOrEqual" or criterion["timeAggregation"] != "Count":
         problems.append("the rule must count events and fire at the threshold (>=)")
-    if not re.fullmatch(r'customEvents \| where name == "prediction_rejected"', criterion["query"]):
-        problems.append(f"query {criterion['query']!r} does not select prediction_rejected events")
+    one_row_per_feedback = (
+        r'customEvents \| where name == "prediction_rejected" '
+        r"\| summarize arg_max\(timestamp, \*\) by feedback_id = tostring\(customDimensions\.feedback_id\)"
+    )
+    if not re.fullmatch(one_row_per_feedback, criterion["query"]):
+        problems.append(f"query {criterion['query']!r} does not count prediction_rejected events once per feedback")
     if iso_minutes(rule["evaluationFrequency"]) > iso_minutes(rule["windowSize"]):
         problems.append("evaluated less often than its window: rejections could go unseen")
     if not rule["actions"]["actionGroups"]:

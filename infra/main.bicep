@@ -1,6 +1,7 @@
 // Moodwing's Azure side: Application Insights (workspace-based), the rejection alert and its
-// action group, the feedback API on Container Apps (one replica, SQLite on an Azure Files
-// volume), its registry, and the static site for the web page. See infra/README.md.
+// action group, the feedback API on Container Apps (1 to 3 replicas) with its store in Azure
+// Database for PostgreSQL (Flexible Server), its registry, and the static site for the web page.
+// See infra/README.md.
 targetScope = 'resourceGroup'
 
 @description('Azure region of every resource.')
@@ -34,6 +35,15 @@ param signingKey string
 @secure()
 @description('During a key rotation, the previous signing key, still accepted; empty otherwise.')
 param previousSigningKey string = ''
+
+@secure()
+@minLength(16)
+@description('Password of the feedback database\'s administrator (letters and digits: it goes into a connection string).')
+param databasePassword string
+
+@description('Most replicas of the feedback API; they share the PostgreSQL store and its outbox.')
+@minValue(1)
+param cloudApiMaxReplicas int = 3
 
 var unique = uniqueString(resourceGroup().id)
 
@@ -88,7 +98,9 @@ resource rejectionAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-previ
     criteria: {
       allOf: [
         {
-          query: 'customEvents | where name == "prediction_rejected"'
+          // One row per feedback: the outbox delivers at least once, so a replica killed mid-send
+          // may send a batch again; counting distinct feedback ids keeps the rule exact.
+          query: 'customEvents | where name == "prediction_rejected" | summarize arg_max(timestamp, *) by feedback_id = tostring(customDimensions.feedback_id)'
           timeAggregation: 'Count'
           operator: 'GreaterThanOrEqual'
           threshold: rejectionThreshold
@@ -132,25 +144,38 @@ resource pullRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// The feedback store's volume: it must outlive every revision of the container.
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  name: toLower('st${prefix}${take(unique, 8)}')
+// The feedback store, shared by every replica of the feedback API (TLS required, the server's
+// default). Geo-redundant backups: the feedback is the product's monitoring record.
+resource database 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
+  name: '${prefix}-db-${take(unique, 8)}'
   location: location
-  sku: { name: 'Standard_GRS' }
-  kind: 'StorageV2'
+  sku: { name: 'Standard_B1ms', tier: 'Burstable' }
   properties: {
-    minimumTlsVersion: 'TLS1_2'
-    allowBlobPublicAccess: false
-    supportsHttpsTrafficOnly: true
+    version: '16'
+    administratorLogin: 'moodwing'
+    administratorLoginPassword: databasePassword
+    storage: { storageSizeGB: 32, autoGrow: 'Enabled' }
+    backup: { backupRetentionDays: 14, geoRedundantBackup: 'Enabled' }
+    highAvailability: { mode: 'Disabled' }
+    network: { publicNetworkAccess: 'Enabled' }
   }
 }
 
-resource share 'Microsoft.Storage/storageAccounts/fileServices/shares@2023-05-01' = {
-  name: '${storage.name}/default/feedback'
-  properties: {
-    shareQuota: 5
-  }
+resource feedbackDatabase 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
+  parent: database
+  name: 'moodwing'
+  properties: { charset: 'UTF8', collation: 'en_US.utf8' }
 }
+
+// Container Apps outside a virtual network reach the server through Azure's addresses (the
+// special 0.0.0.0 rule); a VNet with a private endpoint is the next step (infra/README.md).
+resource databaseFromAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = {
+  parent: database
+  name: 'AllowAzureServices'
+  properties: { startIpAddress: '0.0.0.0', endIpAddress: '0.0.0.0' }
+}
+
+var databaseUrl = 'host=${database.properties.fullyQualifiedDomainName} port=5432 dbname=${feedbackDatabase.name} user=moodwing password=${databasePassword} sslmode=require'
 
 resource environment 'Microsoft.App/managedEnvironments@2024-03-01' = {
   name: '${prefix}-env'
@@ -164,20 +189,6 @@ resource environment 'Microsoft.App/managedEnvironments@2024-03-01' = {
       }
     }
   }
-}
-
-resource environmentStorage 'Microsoft.App/managedEnvironments/storages@2024-03-01' = {
-  parent: environment
-  name: 'feedback'
-  properties: {
-    azureFile: {
-      accountName: storage.name
-      accountKey: storage.listKeys().keys[0].value
-      shareName: 'feedback'
-      accessMode: 'ReadWrite'
-    }
-  }
-  dependsOn: [ share ]
 }
 
 var siteOrigin = 'https://${site.properties.defaultHostname}'
@@ -211,6 +222,7 @@ resource cloudApi 'Microsoft.App/containerApps@2024-03-01' = {
           value: appInsights.properties.ConnectionString
         }
         { name: 'signing-key', value: signingKey }
+        { name: 'database-url', value: databaseUrl }
       ], empty(previousSigningKey) ? [] : [
         { name: 'signing-key-previous', value: previousSigningKey }
       ])
@@ -225,14 +237,13 @@ resource cloudApi 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', secretRef: 'appinsights-connection-string' }
             { name: 'MOODWING_ALLOWED_ORIGINS', value: allowedOrigins }
             { name: 'MOODWING_ALERT_THRESHOLD', value: string(rejectionThreshold) }
-            { name: 'MOODWING_FEEDBACK_DB', value: '/data/feedback.sqlite' }
+            { name: 'MOODWING_DATABASE_URL', secretRef: 'database-url' }
             { name: 'MOODWING_SIGNING_KEY', secretRef: 'signing-key' }
             // Container Apps' ingress (Envoy) appends the caller's address: rate limits are per caller.
             { name: 'MOODWING_CLIENT_IP_HEADER', value: 'x-forwarded-for' }
           ], empty(previousSigningKey) ? [] : [
             { name: 'MOODWING_SIGNING_KEY_PREVIOUS', secretRef: 'signing-key-previous' }
           ])
-          volumeMounts: [ { volumeName: 'feedback', mountPath: '/data' } ]
           probes: [
             {
               type: 'Liveness'
@@ -242,15 +253,14 @@ resource cloudApi 'Microsoft.App/containerApps@2024-03-01' = {
           ]
         }
       ]
-      // One writer: the SQLite store is not shared between replicas.
-      scale: { minReplicas: 1, maxReplicas: 1 }
-      volumes: [
-        {
-          name: 'feedback'
-          storageType: 'AzureFile'
-          storageName: environmentStorage.name
-        }
-      ]
+      // Replicas share the PostgreSQL store; each claims the outbox rows it exports.
+      scale: {
+        minReplicas: 1
+        maxReplicas: cloudApiMaxReplicas
+        rules: [
+          { name: 'http', http: { metadata: { concurrentRequests: '50' } } }
+        ]
+      }
     }
   }
   dependsOn: [ pullRole ]

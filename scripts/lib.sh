@@ -88,6 +88,34 @@ apt_install() { # apt_install PACKAGE...: from Debian's archive, with sudo when 
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "$@"
 }
 
+# postgres_server: Debian's PostgreSQL, started for the tests on a free loopback port, in a temp
+# dir, as an unprivileged user (it refuses to run as root); stopped and removed when the script
+# exits. Exports MOODWING_TEST_POSTGRES, a connection string without a database name (each test
+# creates its own database).
+postgres_server() {
+  local bin
+  bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+  if [[ ! -x $bin/initdb ]]; then
+    apt_install postgresql
+    bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+  fi
+  local as=()
+  PG_DIR="$(mktemp -d)"
+  if [[ $(id -u) -eq 0 ]]; then
+    chown nobody "$PG_DIR"
+    as=(runuser -u nobody --)
+  fi
+  local port
+  port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  (cd "$PG_DIR" && "${as[@]}" "$bin/initdb" -D "$PG_DIR/data" -U moodwing --auth=trust -E UTF8 --no-sync >/dev/null)
+  (cd "$PG_DIR" && "${as[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
+    -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null)
+  PG_STOP=("${as[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -m immediate stop)
+  trap 'cd /; "${PG_STOP[@]}" >/dev/null 2>&1 || true; rm -rf "$PG_DIR"' EXIT
+  export MOODWING_TEST_POSTGRES="host=127.0.0.1 port=$port user=moodwing sslmode=disable"
+  "$bin/postgres" --version
+}
+
 pip_tool() { # pip_tool NAME VERSION: a PyPI command-line tool in its own venv in the tools cache
   local venv="$TOOLS/$1"
   if ! "$venv/bin/pip" show "$1" 2>/dev/null | grep -qx "Version: $2"; then

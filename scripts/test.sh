@@ -24,6 +24,9 @@ stage "rust: clippy (wasm)" cargo clippy -p moodwing-edge-component -p moodwing-
 stage "rust: clippy (wasm, from-spin)" cargo clippy -p moodwing-config-bridge --features from-spin --target wasm32-wasip2 --locked -- -D warnings
 stage "rust: clippy (web-ui)" cargo clippy -p moodwing-web-ui --target wasm32-unknown-unknown --locked -- -D warnings
 stage "rust: build components" ./scripts/build-components.sh lstm bert
+stage "postgres: start" postgres_server
+# The store suites run on both backends; here PostgreSQL must not be skipped.
+export MOODWING_TEST_POSTGRES_REQUIRED=1
 stage "rust: test" cargo test "${native[@]}" --locked
 stage "web-ui: build" build_web_ui
 stage "web-ui: browser e2e" cargo test -p moodwing-cloud-api --features browser-e2e --test browser --locked

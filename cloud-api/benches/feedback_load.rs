@@ -139,28 +139,18 @@ async fn run(
     }
 }
 
-#[tokio::main]
-async fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    // reqwest is built without a TLS provider of its own (plain HTTP here, but it asks for one).
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let total = args.first().copied().unwrap_or(20_000);
-    let rate = args.get(1).copied().unwrap_or(1_000) as f64;
-    let concurrency = 32;
-    let dir = std::env::temp_dir().join(format!("moodwing-load-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).expect("a temp dir");
+/// The cloud-api on a free port over the given store setting (`MOODWING_FEEDBACK_DB` or
+/// `MOODWING_DATABASE_URL`), with rate limits off.
+async fn start(store: (&str, String)) -> (Server, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let _server = Server(
+    let server = Server(
         Command::new(env!("CARGO_BIN_EXE_moodwing-cloud-api"))
             .env_clear()
             .env("MOODWING_CLOUD_API_ADDR", format!("127.0.0.1:{port}"))
-            .env("MOODWING_FEEDBACK_DB", dir.join("feedback.sqlite"))
+            .env(store.0, store.1)
             .env("MOODWING_SIGNING_KEY", KEY)
             .env("MOODWING_RATE_PER_CLIENT_PER_MINUTE", "0")
             .env("MOODWING_RATE_OVERALL_PER_SECOND", "0")
@@ -175,7 +165,11 @@ async fn main() {
         assert!(Instant::now() < deadline, "the cloud-api did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    (server, base)
+}
 
+/// The three loads on one store, printed.
+async fn bench(store_name: &str, base: &str, total: usize, rate: f64) {
     let key = SigningKey::new(KEY).expect("a valid key");
     let signing = Instant::now();
     let bodies = |count: usize| -> Vec<Option<String>> {
@@ -185,10 +179,10 @@ async fn main() {
     let signing_us = signing.elapsed().as_secs_f64() * 1e6 / total as f64;
     let steady = bodies(total);
 
-    let health = run(&base, vec![None; total], concurrency, None).await;
-    let feedback = run(&base, saturating, concurrency, None).await;
-    let paced = run(&base, steady, 256, Some(rate)).await;
-    println!("{total} requests a load, loopback; SQLite (WAL, synchronous=FULL)");
+    let health = run(base, vec![None; total], 32, None).await;
+    let feedback = run(base, saturating, 32, None).await;
+    let paced = run(base, steady, 256, Some(rate)).await;
+    println!("\n{store_name}: {total} requests a load, loopback");
     let steady_name = format!("POST /api/feedback at {rate:.0}/s");
     for (name, run) in [
         ("GET /api/health, 32 clients", &health),
@@ -215,5 +209,53 @@ async fn main() {
         stats["windows"][3]["rejections"],
         2 * total
     );
+}
+
+/// A new database on the server `MOODWING_TEST_POSTGRES` names (as `scripts/test.sh` starts one).
+fn fresh_postgres(server: &str) -> String {
+    let name = format!("moodwing_bench_{}", uuid::Uuid::new_v4().simple());
+    let admin = format!("{server} dbname=postgres");
+    let create = format!("CREATE DATABASE {name}");
+    std::thread::spawn(move || {
+        postgres::Client::connect(&admin, postgres::NoTls)
+            .and_then(|mut client| client.batch_execute(&create))
+            .expect("a bench database")
+    })
+    .join()
+    .expect("created");
+    format!("{server} dbname={name}")
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    // reqwest is built without a TLS provider of its own (plain HTTP here, but it asks for one).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let total = args.first().copied().unwrap_or(20_000);
+    let rate = args.get(1).copied().unwrap_or(1_000) as f64;
+
+    let dir = std::env::temp_dir().join(format!("moodwing-load-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let sqlite = dir.join("feedback.sqlite").display().to_string();
+    let (server, base) = start(("MOODWING_FEEDBACK_DB", sqlite)).await;
+    bench("SQLite (WAL, synchronous=FULL)", &base, total, rate).await;
+    drop(server);
     let _ = std::fs::remove_dir_all(dir);
+
+    match std::env::var("MOODWING_TEST_POSTGRES") {
+        Ok(server) => {
+            let (_server, base) = start(("MOODWING_DATABASE_URL", fresh_postgres(&server))).await;
+            bench(
+                "PostgreSQL (loopback, synchronous_commit=on)",
+                &base,
+                total,
+                rate,
+            )
+            .await;
+        }
+        Err(_) => println!("\nPostgreSQL: not measured (set MOODWING_TEST_POSTGRES to a server)"),
+    }
 }

@@ -31,7 +31,10 @@ impl AlertRule {
             rejections,
             window_secs: self.window.as_secs(),
         };
-        store.record_alert(&alert)?;
+        // Another request (or replica) may have fired it since the check above.
+        if !store.record_alert_once(&alert, since)? {
+            return Ok(None);
+        }
         tracing::warn!(
             rejections,
             window_secs = alert.window_secs,
@@ -47,12 +50,13 @@ impl AlertRule {
 mod tests {
     use super::*;
     use crate::feedback::tests::rejection;
+    use crate::store::Location;
 
     #[test]
     fn fires_on_the_third_rejection_within_five_minutes_then_once_per_window() {
         let dir = std::env::temp_dir().join(format!("moodwing-alert-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::open(&dir.join("feedback.sqlite")).unwrap();
+        let store = Store::open(&Location::Sqlite(dir.join("feedback.sqlite"))).unwrap();
         let rule = AlertRule {
             threshold: 3,
             window: Duration::from_secs(300),

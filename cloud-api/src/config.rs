@@ -8,14 +8,18 @@ use moodwing_signature::SigningKey;
 use crate::alert::AlertRule;
 use crate::feedback::SignatureCheck;
 use crate::limits::LimitConfig;
+use crate::store::Location;
 
 /// The service's settings; [`Config::from_env`] reads them, with defaults for a local run.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `MOODWING_CLOUD_API_ADDR`, default `127.0.0.1:8081`.
     pub addr: SocketAddr,
-    /// `MOODWING_FEEDBACK_DB`, default `moodwing-feedback.sqlite` in the working directory.
-    pub database: PathBuf,
+    /// `MOODWING_DATABASE_URL` (`postgres://...`, production: several replicas share it, each
+    /// holding the outbox rows it exports for `MOODWING_OUTBOX_LEASE_SECS`, default 120); without
+    /// it, SQLite at `MOODWING_FEEDBACK_DB`, default `moodwing-feedback.sqlite` in the working
+    /// directory (one replica).
+    pub store: Location,
     /// `APPLICATIONINSIGHTS_CONNECTION_STRING`; without it feedback is stored and logged only.
     pub connection_string: Option<String>,
     /// `MOODWING_INGESTION_CA`: a PEM certificate to trust for the ingestion endpoint, beside the
@@ -114,9 +118,17 @@ impl Config {
                 name: "MOODWING_CLOUD_API_ADDR",
                 reason: format!("{addr:?} is not host:port"),
             })?,
-            database: get("MOODWING_FEEDBACK_DB")
-                .unwrap_or_else(|| "moodwing-feedback.sqlite".into())
-                .into(),
+            store: match get("MOODWING_DATABASE_URL") {
+                Some(url) => Location::Postgres {
+                    url,
+                    lease: Duration::from_secs(parse("MOODWING_OUTBOX_LEASE_SECS", "120")?),
+                },
+                None => Location::Sqlite(
+                    get("MOODWING_FEEDBACK_DB")
+                        .unwrap_or_else(|| "moodwing-feedback.sqlite".into())
+                        .into(),
+                ),
+            },
             connection_string: get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
             ingestion_ca: get("MOODWING_INGESTION_CA").map(PathBuf::from),
             allowed_origins: get("MOODWING_ALLOWED_ORIGINS")

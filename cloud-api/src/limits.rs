@@ -66,7 +66,7 @@ impl RateLimits {
     pub fn client_ip(&self, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
         self.client_ip_header
             .as_ref()
-            .and_then(|name| headers.get_all(name).iter().last())
+            .and_then(|name| headers.get_all(name).iter().next_back())
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.rsplit(',').next())
             .and_then(|last| last.trim().parse().ok())

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use moodwing_cloud_api::limits::{RateLimits, forget_idle_clients};
 use moodwing_cloud_api::routes::{AppState, RefusalCounts, router};
+use moodwing_cloud_api::store::Location;
 use moodwing_cloud_api::{Config, Store, exporter};
 use tokio::sync::Notify;
 use tracing_subscriber::EnvFilter;
@@ -18,8 +19,17 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let config = Config::from_env()?;
-    let store = Store::open(&config.database)
-        .with_context(|| format!("opening the feedback store {}", config.database.display()))?;
+    let store_name = match &config.store {
+        Location::Sqlite(path) => format!("SQLite {}", path.display()),
+        // Never the URL itself: it may hold a password.
+        Location::Postgres { .. } => "PostgreSQL (MOODWING_DATABASE_URL)".to_owned(),
+    };
+    let store = {
+        let location = config.store.clone();
+        tokio::task::spawn_blocking(move || Store::open(&location))
+            .await?
+            .with_context(|| format!("opening the feedback store: {store_name}"))?
+    };
     let new_feedback = Arc::new(Notify::new());
 
     let exporting = match &config.connection_string {
@@ -39,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::warn!(
                 "APPLICATIONINSIGHTS_CONNECTION_STRING is not set: feedback is stored in {} and logged \
                  here only; it stays in the outbox until a connection string is set",
-                config.database.display()
+                store_name
             );
             false
         }
@@ -68,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(
         "moodwing-cloud-api on http://{} (store {}, alert: {} rejections in {}s)",
         listener.local_addr()?,
-        config.database.display(),
+        store_name,
         config.alert.threshold,
         config.alert.window.as_secs()
     );

@@ -140,7 +140,10 @@ async fn a_rejection_typed_in_the_browser_reaches_the_store_and_app_insights() {
         .map(|(_, verdict, _)| verdict.as_str())
         .collect();
     assert_eq!(verdicts, ["rejection", "validation"]);
-    let connection = rusqlite::Connection::open(&api.db).unwrap();
+    let common::Db::Sqlite(path) = &api.db else {
+        panic!("the browser journey runs on SQLite")
+    };
+    let connection = rusqlite::Connection::open(path).unwrap();
     let (text, label, score, comment, prediction_id): (String, String, f64, String, String) =
         connection
             .query_row(

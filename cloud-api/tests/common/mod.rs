@@ -304,7 +304,40 @@ fn check_envelope(envelope: &Value) -> Vec<String> {
 pub struct Api {
     child: Child,
     pub base: String,
-    pub db: PathBuf,
+    pub db: Db,
+}
+
+/// Where an [`Api`] keeps its feedback.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(PathBuf),
+    /// A connection string (`MOODWING_DATABASE_URL`).
+    Postgres(String),
+}
+
+/// A new, empty database on the test server `MOODWING_TEST_POSTGRES` (scripts/test.sh starts one),
+/// or `None` without one, unless `MOODWING_TEST_POSTGRES_REQUIRED` says it must be there.
+pub fn fresh_postgres() -> Option<Db> {
+    let Ok(server) = std::env::var("MOODWING_TEST_POSTGRES") else {
+        assert!(
+            std::env::var_os("MOODWING_TEST_POSTGRES_REQUIRED").is_none(),
+            "MOODWING_TEST_POSTGRES is not set: the PostgreSQL store cannot be tested"
+        );
+        eprintln!("MOODWING_TEST_POSTGRES not set: this PostgreSQL test does nothing here");
+        return None;
+    };
+    let name = format!("moodwing_test_{}", uuid::Uuid::new_v4().simple());
+    let admin_url = format!("{server} dbname=postgres");
+    let create = format!("CREATE DATABASE {name}");
+    // The blocking client runs its own runtime: off the test's.
+    std::thread::spawn(move || {
+        let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls)
+            .expect("the test PostgreSQL server answers");
+        admin.batch_execute(&create).expect("a test database");
+    })
+    .join()
+    .unwrap();
+    Some(Db::Postgres(format!("{server} dbname={name}")))
 }
 
 /// Rate limits no test but the rate-limit tests comes near.
@@ -333,12 +366,21 @@ impl Api {
         origin: &str,
         settings: &[(&str, &str)],
     ) -> Self {
+        Self::start_on(Db::Sqlite(db.to_owned()), receiver, origin, settings).await
+    }
+
+    /// Started over either backend.
+    pub async fn start_on(
+        db: Db,
+        receiver: Option<&Receiver>,
+        origin: &str,
+        settings: &[(&str, &str)],
+    ) -> Self {
         let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_moodwing-cloud-api"));
         command
             .env_clear()
             .env("MOODWING_CLOUD_API_ADDR", format!("127.0.0.1:{port}"))
-            .env("MOODWING_FEEDBACK_DB", db)
             .env("MOODWING_EXPORT_INTERVAL_MS", "100")
             .env("MOODWING_ALLOWED_ORIGINS", origin)
             .env("RUST_LOG", "warn")
@@ -347,6 +389,10 @@ impl Api {
             .envs(settings.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
+        match &db {
+            Db::Sqlite(path) => command.env("MOODWING_FEEDBACK_DB", path),
+            Db::Postgres(url) => command.env("MOODWING_DATABASE_URL", url),
+        };
         if let Some(receiver) = receiver {
             command
                 .env(
@@ -358,7 +404,7 @@ impl Api {
         let api = Self {
             child: command.spawn().unwrap(),
             base: format!("http://127.0.0.1:{port}"),
-            db: db.to_owned(),
+            db,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while client()
@@ -402,17 +448,40 @@ impl Api {
         self.child.wait().unwrap();
     }
 
-    /// The stored rows, read straight from SQLite: `(id, verdict, exported)`.
+    /// The stored rows, read straight from the database: `(id, verdict, exported)`.
     pub fn stored(&self) -> Vec<(String, String, bool)> {
-        let connection = rusqlite::Connection::open(&self.db).unwrap();
-        let mut statement = connection
-            .prepare("SELECT id, verdict, exported_at_ms IS NOT NULL FROM feedback ORDER BY row")
-            .unwrap();
-        statement
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        stored(&self.db)
+    }
+}
+
+/// The rows of a store, read straight from the database: `(id, verdict, exported)`.
+pub fn stored(db: &Db) -> Vec<(String, String, bool)> {
+    const SQL: &str = "SELECT id, verdict, exported_at_ms IS NOT NULL FROM feedback ORDER BY row";
+    match db {
+        Db::Sqlite(path) => {
+            let connection = rusqlite::Connection::open(path).unwrap();
+            let mut statement = connection.prepare(SQL).unwrap();
+            statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        }
+        Db::Postgres(url) => {
+            // The blocking client runs its own runtime: off the test's.
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                client
+                    .query(SQL, &[])
+                    .unwrap()
+                    .iter()
+                    .map(|row| (row.get(0), row.get(1), row.get(2)))
+                    .collect()
+            })
+            .join()
             .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+        }
     }
 }
 

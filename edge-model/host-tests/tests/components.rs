@@ -311,7 +311,8 @@ fn predictions_are_signed_with_the_configured_key_and_unsigned_without_one() {
             model: &prediction.model,
             issued_at_ms: signed.issued_at_ms,
         };
-        verify(&[key.clone()], &claims, &signed.signature).expect("the signature verifies");
+        verify(std::slice::from_ref(&key), &claims, &signed.signature)
+            .expect("the signature verifies");
     }
     drop(served);
 
