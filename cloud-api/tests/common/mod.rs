@@ -87,14 +87,17 @@ impl Receiver {
                 key,
             )
             .unwrap();
+        // Bound at once: a port found free and bound later can be taken in between (by the
+        // ephemeral port of any client connection on the machine).
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut receiver = Self {
-            addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            addr: listener.local_addr().unwrap(),
             ca_pem,
             acceptor: TlsAcceptor::from(Arc::new(config)),
             received: Arc::default(),
             server: None,
         };
-        receiver.up().await;
+        receiver.serve(listener);
         receiver
     }
 
@@ -105,9 +108,13 @@ impl Receiver {
         )
     }
 
-    /// Accept connections (again), on the same port.
+    /// Accept connections again, on the same port.
     pub async fn up(&mut self) {
         let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        self.serve(listener);
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
         let (acceptor, received) = (self.acceptor.clone(), self.received.clone());
         self.server = Some(tokio::spawn(async move {
             let mut connections = JoinSet::new();
@@ -376,47 +383,58 @@ impl Api {
         origin: &str,
         settings: &[(&str, &str)],
     ) -> Self {
-        let port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_moodwing-cloud-api"));
-        command
-            .env_clear()
-            .env("MOODWING_CLOUD_API_ADDR", format!("127.0.0.1:{port}"))
-            .env("MOODWING_EXPORT_INTERVAL_MS", "100")
-            .env("MOODWING_ALLOWED_ORIGINS", origin)
-            .env("RUST_LOG", "warn")
-            .env("MOODWING_SIGNING_KEY", TEST_SIGNING_KEY)
-            .envs(GENEROUS_LIMITS)
-            .envs(settings.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        match &db {
-            Db::Sqlite(path) => command.env("MOODWING_FEEDBACK_DB", path),
-            Db::Postgres(url) => command.env("MOODWING_DATABASE_URL", url),
-        };
-        if let Some(receiver) = receiver {
+        // The binary binds the port it is given; another process may take it between our check
+        // and its bind (any client connection's ephemeral port): it then exits, and we try another.
+        for _ in 0..5 {
+            let port = free_port();
+            let mut command = Command::new(env!("CARGO_BIN_EXE_moodwing-cloud-api"));
             command
-                .env(
-                    "APPLICATIONINSIGHTS_CONNECTION_STRING",
-                    receiver.connection_string(),
-                )
-                .env("MOODWING_INGESTION_CA", &receiver.ca_pem);
+                .env_clear()
+                .env("MOODWING_CLOUD_API_ADDR", format!("127.0.0.1:{port}"))
+                .env("MOODWING_EXPORT_INTERVAL_MS", "100")
+                .env("MOODWING_ALLOWED_ORIGINS", origin)
+                .env("RUST_LOG", "warn")
+                .env("MOODWING_SIGNING_KEY", TEST_SIGNING_KEY)
+                .envs(GENEROUS_LIMITS)
+                .envs(settings.iter().copied())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit());
+            match &db {
+                Db::Sqlite(path) => command.env("MOODWING_FEEDBACK_DB", path),
+                Db::Postgres(url) => command.env("MOODWING_DATABASE_URL", url),
+            };
+            if let Some(receiver) = receiver {
+                command
+                    .env(
+                        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+                        receiver.connection_string(),
+                    )
+                    .env("MOODWING_INGESTION_CA", &receiver.ca_pem);
+            }
+            let mut api = Self {
+                child: command.spawn().unwrap(),
+                base: format!("http://127.0.0.1:{port}"),
+                db: db.clone(),
+            };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if api.child.try_wait().unwrap().is_some() {
+                    break; // it could not start (its error is above): another port
+                }
+                let healthy = client()
+                    .get(format!("{}/api/health", api.base))
+                    .send()
+                    .await
+                    .is_ok();
+                // Answered, and by our process: it is still running.
+                if healthy && api.child.try_wait().unwrap().is_none() {
+                    return api;
+                }
+                assert!(Instant::now() < deadline, "the API did not start");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
-        let api = Self {
-            child: command.spawn().unwrap(),
-            base: format!("http://127.0.0.1:{port}"),
-            db,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while client()
-            .get(format!("{}/api/health", api.base))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "the API did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        api
+        panic!("the API did not start on any of 5 ports")
     }
 
     pub async fn post(&self, body: &Value) -> (u16, Value) {

@@ -1,5 +1,5 @@
 use moodwing_edge_model::EdgeError;
-use serde_json::json;
+use moodwing_protocol::ErrorBody;
 
 /// A refused or failed request, with its HTTP status and a stable code for clients.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +66,7 @@ impl ApiError {
     }
 
     pub fn to_json(&self) -> serde_json::Value {
-        json!({"error": {"code": self.code(), "message": self.message()}})
+        serde_json::json!(ErrorBody::new(self.code(), self.message()))
     }
 }
 

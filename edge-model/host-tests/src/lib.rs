@@ -50,37 +50,46 @@ impl Served {
             "{} is missing: run scripts/build-components.sh first",
             component.display()
         );
-        let port = free_port();
-        let child = Command::new(wasmtime())
-            .args([
-                "serve",
-                "--addr",
-                &format!("127.0.0.1:{port}"),
-                "-S",
-                "cli=y",
-            ])
-            .args(serve_args)
-            .arg(&component)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("wasmtime starts");
-        let mut served = Self {
-            child,
-            base_url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while served.request("GET", health_path, None, b"").is_none() {
-            if let Ok(Some(status)) = served.child.try_wait() {
-                panic!("wasmtime serve {name} exited ({status}): see its error above");
+        // wasmtime binds the port it is given; another process may take it between our check
+        // and its bind (any client connection's ephemeral port): it then exits, and we try another.
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new(wasmtime())
+                .args([
+                    "serve",
+                    "--addr",
+                    &format!("127.0.0.1:{port}"),
+                    "-S",
+                    "cli=y",
+                ])
+                .args(serve_args)
+                .arg(&component)
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("wasmtime starts");
+            let mut served = Self {
+                child,
+                base_url: format!("http://127.0.0.1:{port}"),
+            };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if served.child.try_wait().ok().flatten().is_some() {
+                    break; // it could not start (its error is above): another port
+                }
+                let answered = served.request("GET", health_path, None, b"").is_some();
+                // Answered, and by our process: it is still running.
+                if answered && served.child.try_wait().ok().flatten().is_none() {
+                    return served;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{name} did not answer within 60 s"
+                );
+                std::thread::sleep(Duration::from_millis(100));
             }
-            assert!(
-                Instant::now() < deadline,
-                "{name} did not answer within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
         }
-        served
+        panic!("wasmtime serve {name} did not start on any of 5 ports")
     }
 
     /// Send a request; `None` only when nothing answered (connection refused or reset).
