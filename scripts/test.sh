@@ -21,7 +21,7 @@ stage "infra: validate" validate_infra
 stage "rust: fmt" cargo fmt --all --check
 stage "rust: clippy (native)" cargo clippy "${native[@]}" --all-targets --all-features --locked -- -D warnings
 stage "rust: clippy (wasm)" cargo clippy -p moodwing-edge-component -p moodwing-config-bridge --target wasm32-wasip2 --locked -- -D warnings
-stage "rust: clippy (wasm, from-spin)" cargo clippy -p moodwing-config-bridge --features from-spin --target wasm32-wasip2 --locked -- -D warnings
+stage "rust: clippy (from-spin)" cargo clippy -p moodwing-config-bridge --features from-spin --target wasm32-wasip2 --locked -- -D warnings
 stage "rust: clippy (web-ui)" cargo clippy -p moodwing-web-ui --target wasm32-unknown-unknown --locked -- -D warnings
 stage "rust: build components" ./scripts/build-components.sh lstm bert
 stage "postgres: start" postgres_server
