@@ -41,6 +41,10 @@ param previousSigningKey string = ''
 @description('Password of the feedback database\'s administrator (letters and digits: it goes into a connection string).')
 param databasePassword string
 
+@secure()
+@description('Bearer token of the feedback export (GET /api/feedback/export, the improvement loop); empty: the export is disabled.')
+param operatorToken string = ''
+
 @description('Most replicas of the feedback API; they share the PostgreSQL store and its outbox.')
 @minValue(1)
 param cloudApiMaxReplicas int = 3
@@ -225,6 +229,8 @@ resource cloudApi 'Microsoft.App/containerApps@2024-03-01' = {
         { name: 'database-url', value: databaseUrl }
       ], empty(previousSigningKey) ? [] : [
         { name: 'signing-key-previous', value: previousSigningKey }
+      ], empty(operatorToken) ? [] : [
+        { name: 'operator-token', value: operatorToken }
       ])
     }
     template: {
@@ -243,6 +249,8 @@ resource cloudApi 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'MOODWING_CLIENT_IP_HEADER', value: 'x-forwarded-for' }
           ], empty(previousSigningKey) ? [] : [
             { name: 'MOODWING_SIGNING_KEY_PREVIOUS', secretRef: 'signing-key-previous' }
+          ], empty(operatorToken) ? [] : [
+            { name: 'MOODWING_OPERATOR_TOKEN', secretRef: 'operator-token' }
           ])
           probes: [
             {

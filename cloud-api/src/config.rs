@@ -39,6 +39,9 @@ pub struct Config {
     /// `MOODWING_RATE_OVERALL_PER_SECOND` (200) with `MOODWING_RATE_OVERALL_BURST` (400), and
     /// `MOODWING_CLIENT_IP_HEADER` (none: the peer address is the client's).
     pub limits: LimitConfig,
+    /// `MOODWING_OPERATOR_TOKEN` (at least 32 characters): the bearer token of
+    /// `GET /api/feedback/export`; without it the export is disabled.
+    pub operator_token: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +116,15 @@ impl Config {
                 })
             })
             .transpose()?;
+        let operator_token = get("MOODWING_OPERATOR_TOKEN").map(|t| t.trim().to_owned());
+        if operator_token.as_ref().is_some_and(|t| t.len() < 32) {
+            return Err(ConfigError {
+                name: "MOODWING_OPERATOR_TOKEN",
+                reason: "must have at least 32 characters".into(),
+            });
+        }
         Ok(Self {
+            operator_token,
             addr: addr.parse().map_err(|_| ConfigError {
                 name: "MOODWING_CLOUD_API_ADDR",
                 reason: format!("{addr:?} is not host:port"),
@@ -197,6 +208,18 @@ mod tests {
         })
         .unwrap_err();
         assert!(short.to_string().contains("at least 32 bytes"), "{short}");
+        let short_token = Config::from_lookup(|name| match name {
+            "MOODWING_SIGNING_KEY" => Some(KEY.to_owned()),
+            "MOODWING_OPERATOR_TOKEN" => Some("too short".to_owned()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert!(
+            short_token
+                .to_string()
+                .starts_with("MOODWING_OPERATOR_TOKEN"),
+            "{short_token}"
+        );
     }
 
     #[test]

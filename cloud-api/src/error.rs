@@ -1,5 +1,5 @@
 use axum::Json;
-use axum::http::header::RETRY_AFTER;
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use moodwing_protocol::ErrorBody;
@@ -32,6 +32,12 @@ pub enum ApiError {
     PredictionExpired { max_age_secs: u64 },
     #[error("this prediction already has a feedback")]
     AlreadyAnswered,
+    #[error("the query is not valid for this route: {0}")]
+    BadQuery(String),
+    #[error("this route needs the operator token: Authorization: Bearer <token>")]
+    Unauthorized,
+    #[error("the export is disabled: no MOODWING_OPERATOR_TOKEN is configured")]
+    ExportDisabled,
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("the feedback store failed: {0}")]
@@ -42,7 +48,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::BadJson(_) => StatusCode::BAD_REQUEST,
+            Self::BadJson(_) | Self::BadQuery(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::ExportDisabled => StatusCode::FORBIDDEN,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -60,6 +68,9 @@ impl ApiError {
         match self {
             Self::Invalid { .. } => "invalid_field",
             Self::BadJson(_) => "bad_json",
+            Self::BadQuery(_) => "bad_query",
+            Self::Unauthorized => "unauthorized",
+            Self::ExportDisabled => "export_disabled",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::NotFound => "not_found",
@@ -84,6 +95,11 @@ impl IntoResponse for ApiError {
             body.error.field = Some((*field).to_owned());
         }
         let mut response = (self.status(), Json(body)).into_response();
+        if let Self::Unauthorized = self {
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let Self::RateLimited { retry_after_secs } = self {
             response
                 .headers_mut()

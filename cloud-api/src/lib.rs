@@ -9,11 +9,13 @@
 //! - [`exporter`]: the outbox: unsent rows go to Application Insights as `customEvents`, and are
 //!   marked sent only once the ingestion endpoint accepted them
 //! - [`routes`]: the HTTP API (`/api/feedback`, `/api/feedback/stats`, `/api/health`)
+//! - [`export`]: `/api/feedback/export`, the stored feedback as NDJSON for the operator
 //! - [`config`]: everything set from the environment, with local defaults
 
 pub mod alert;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod exporter;
 pub mod feedback;
 pub mod limits;

@@ -71,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
         signatures: Arc::new(config.signatures.clone()),
         limits,
         refusals: Arc::new(RefusalCounts::default()),
+        operator_token: config.operator_token.as_deref().map(Arc::from),
     };
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await

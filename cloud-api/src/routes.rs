@@ -34,6 +34,8 @@ pub struct AppState {
     pub signatures: Arc<SignatureCheck>,
     pub limits: Arc<RateLimits>,
     pub refusals: Arc<RefusalCounts>,
+    /// `MOODWING_OPERATOR_TOKEN`: without it the export is disabled.
+    pub operator_token: Option<Arc<str>>,
 }
 
 /// Feedback refused since the start, by reason: forged or replayed feedback shows up here (and in
@@ -84,6 +86,7 @@ pub fn router(state: AppState, allowed_origins: &[String]) -> Router {
     let feedback_routes = Router::new()
         .route("/api/feedback", post(post_feedback))
         .route("/api/feedback/stats", get(stats))
+        .route("/api/feedback/export", get(crate::export::export))
         .route_layer(middleware::from_fn_with_state(state.clone(), limit));
     Router::new()
         .merge(feedback_routes)
@@ -202,8 +205,8 @@ async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
     })))
 }
 
-/// Run store work off the async threads (SQLite waits for the disk).
-async fn blocking<T: Send + 'static>(
+/// Run store work off the async threads (the store waits for the disk or the network).
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let result = tokio::task::spawn_blocking(work)

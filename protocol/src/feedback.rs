@@ -54,6 +54,15 @@ pub struct Receipt {
     pub alert_fired: bool,
 }
 
+/// One line of `GET /api/feedback/export` (NDJSON): a stored feedback, where it is in the store
+/// (`row`, the paging cursor) and when it arrived.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportedFeedback {
+    pub row: i64,
+    pub received_at_ms: i64,
+    pub feedback: Feedback,
+}
+
 /// Feedback refused since the cloud API started, by reason (in `GET /api/feedback/stats`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refusals {

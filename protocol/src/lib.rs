@@ -10,7 +10,7 @@ mod feedback;
 mod prediction;
 
 pub use error::{ErrorBody, ErrorDetail};
-pub use feedback::{Feedback, Receipt, Refusals, Verdict};
+pub use feedback::{ExportedFeedback, Feedback, Receipt, Refusals, Verdict};
 pub use prediction::{
     BatchPrediction, BatchRequest, Label, ModelId, PredictRequest, Prediction, Scored, Signed,
 };

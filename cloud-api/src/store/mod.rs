@@ -102,6 +102,14 @@ pub trait Backend: Send + Sync {
     fn mark_exported(&self, rows: &[i64], now_ms: i64) -> Result<(), StoreError>;
     /// Every stored feedback, oldest first.
     fn all(&self) -> Result<Vec<Stored>, StoreError>;
+    /// At most `limit` feedbacks received at or after `since_ms` and stored after row `after_row`,
+    /// oldest first: the export, page by page.
+    fn export(
+        &self,
+        since_ms: i64,
+        after_row: i64,
+        limit: usize,
+    ) -> Result<Vec<Stored>, StoreError>;
     fn count_since(&self, verdict: Verdict, since_ms: i64) -> Result<u64, StoreError>;
     /// [`Backend::count_since`], counting no further than `limit`.
     fn count_since_up_to(
@@ -346,6 +354,23 @@ pub(crate) mod tests {
                 ["three"],
                 "{backend}: a skipped row does not use up the limit"
             );
+        }
+    }
+
+    #[test]
+    fn the_export_pages_by_row_from_a_time() {
+        for (backend, store) in stores() {
+            for (i, text) in ["one", "two", "three", "four"].iter().enumerate() {
+                store.insert(&rejection(text), 100 * i as i64).unwrap();
+            }
+            let texts = |rows: &[Stored]| -> Vec<String> {
+                rows.iter().map(|s| s.feedback.text.clone()).collect()
+            };
+            let first = store.export(100, 0, 2).unwrap();
+            assert_eq!(texts(&first), ["two", "three"], "{backend}");
+            let next = store.export(100, first[1].row, 2).unwrap();
+            assert_eq!(texts(&next), ["four"], "{backend}");
+            assert!(store.export(1_000, 0, 10).unwrap().is_empty(), "{backend}");
         }
     }
 

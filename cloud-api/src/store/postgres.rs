@@ -293,6 +293,24 @@ impl Backend for PostgresStore {
         })
     }
 
+    fn export(
+        &self,
+        since_ms: i64,
+        after_row: i64,
+        limit: usize,
+    ) -> Result<Vec<Stored>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(|client| {
+            read_rows(client.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM feedback WHERE received_at_ms >= $1 AND row > $2 \
+                     ORDER BY row LIMIT $3"
+                ),
+                &[&since_ms, &after_row, &limit],
+            )?)
+        })
+    }
+
     fn count_since(&self, verdict: Verdict, since_ms: i64) -> Result<u64, StoreError> {
         self.count(
             "SELECT COUNT(*) FROM feedback WHERE verdict = $1 AND received_at_ms >= $2",

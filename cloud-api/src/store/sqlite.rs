@@ -146,6 +146,25 @@ impl Backend for SqliteStore {
         self.select(&format!("SELECT {COLUMNS} FROM feedback ORDER BY row"), [])
     }
 
+    fn export(
+        &self,
+        since_ms: i64,
+        after_row: i64,
+        limit: usize,
+    ) -> Result<Vec<Stored>, StoreError> {
+        self.select(
+            &format!(
+                "SELECT {COLUMNS} FROM feedback WHERE received_at_ms >= ?1 AND row > ?2 \
+                 ORDER BY row LIMIT ?3"
+            ),
+            params![
+                since_ms,
+                after_row,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+        )
+    }
+
     fn mark_exported(&self, rows: &[i64], now_ms: i64) -> Result<(), StoreError> {
         let mut connection = self.lock()?;
         let transaction = connection.transaction()?;
