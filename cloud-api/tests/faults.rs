@@ -3,11 +3,11 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Api, Receiver, client, feedback_ids, rejection, temp_dir};
-use tokio::sync::Mutex;
+use common::{
+    Api, Receiver, feedback_ids, post_rejections_until, rejection, temp_dir, wait_until_exported,
+};
 
 /// Down (connections refused, which the exporter retries itself), then failing (502s, which it
 /// gives up on at once: only the outbox keeps the rows), then up.
@@ -62,39 +62,11 @@ async fn every_acknowledged_feedback_survives_sigkill_and_is_exported() {
     let mut api = Api::start(&db, Some(&receiver)).await;
 
     // Four clients post as fast as they can; the API is killed in the middle of it.
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let stop_at = Instant::now() + Duration::from_secs(3);
-    let mut clients = Vec::new();
-    for worker in 0..4 {
-        let (url, acknowledged) = (format!("{}/api/feedback", api.base), acknowledged.clone());
-        clients.push(tokio::spawn(async move {
-            let client = client();
-            for i in 0.. {
-                if Instant::now() > stop_at {
-                    break;
-                }
-                let feedback = rejection(&format!("worker {worker} complaint {i}"));
-                let sent = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(feedback.to_string())
-                    .send()
-                    .await;
-                if sent.is_ok_and(|r| r.status().is_success()) {
-                    acknowledged
-                        .lock()
-                        .await
-                        .push(feedback["id"].as_str().unwrap().to_owned());
-                }
-            }
-        }));
-    }
+    let url = format!("{}/api/feedback", api.base);
+    let clients = post_rejections_until(vec![url], Instant::now() + Duration::from_secs(3));
     tokio::time::sleep(Duration::from_millis(800)).await;
     api.kill();
-    for worker in clients {
-        worker.await.unwrap();
-    }
-    let acknowledged: HashSet<String> = acknowledged.lock().await.iter().cloned().collect();
+    let acknowledged = clients.await.unwrap();
     assert!(
         acknowledged.len() >= 10,
         "only {} acknowledged before the kill",
@@ -110,14 +82,7 @@ async fn every_acknowledged_feedback_survives_sigkill_and_is_exported() {
         lost.len()
     );
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !api.stored().iter().all(|row| row.2) {
-        assert!(
-            Instant::now() < deadline,
-            "the outbox did not drain after the restart"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_exported(&api, Duration::from_secs(60)).await;
     let exported: HashSet<String> = feedback_ids(&receiver.events()).into_iter().collect();
     assert!(
         acknowledged.is_subset(&exported),

@@ -4,11 +4,12 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Api, Receiver, client, feedback_ids, fresh_postgres, rejection, temp_dir};
-use tokio::sync::Mutex;
+use common::{
+    Api, Receiver, feedback_ids, fresh_postgres, post_rejections_until, rejection, temp_dir,
+    wait_until_exported,
+};
 
 const ORIGIN: &str = "http://127.0.0.1:8080";
 
@@ -26,11 +27,7 @@ async fn over_postgres_a_rejection_is_stored_once_and_traced_and_a_replay_refuse
     assert_eq!(api.post(&replay).await.0, 409);
     let events = receiver.wait_for_events(1, Duration::from_secs(20)).await;
     assert_eq!(feedback_ids(&events), [feedback["id"].as_str().unwrap()]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !api.stored().iter().all(|row| row.2) {
-        assert!(Instant::now() < deadline, "marked exported");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_exported(&api, Duration::from_secs(20)).await;
     assert_eq!(api.stored().len(), 1);
 }
 
@@ -45,41 +42,14 @@ async fn two_replicas_drain_one_outbox_and_lose_nothing_when_one_is_killed() {
     let survivor = Api::start_on(db.clone(), Some(&receiver), ORIGIN, &settings).await;
 
     // Four clients post as fast as they can, alternating replicas; one replica is killed.
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let stop_at = Instant::now() + Duration::from_secs(3);
-    let mut clients = Vec::new();
-    for worker in 0..4 {
-        let urls = [
-            format!("{}/api/feedback", doomed.base),
-            format!("{}/api/feedback", survivor.base),
-        ];
-        let acknowledged = acknowledged.clone();
-        clients.push(tokio::spawn(async move {
-            let client = client();
-            for i in 0.. {
-                if Instant::now() > stop_at {
-                    break;
-                }
-                let feedback = rejection(&format!("worker {worker} complaint {i}"));
-                let sent = client
-                    .post(&urls[i % 2])
-                    .header("content-type", "application/json")
-                    .body(feedback.to_string())
-                    .send()
-                    .await;
-                if sent.is_ok_and(|r| r.status().is_success()) {
-                    let id = feedback["id"].as_str().unwrap().to_owned();
-                    acknowledged.lock().await.push(id);
-                }
-            }
-        }));
-    }
+    let urls = vec![
+        format!("{}/api/feedback", doomed.base),
+        format!("{}/api/feedback", survivor.base),
+    ];
+    let clients = post_rejections_until(urls, Instant::now() + Duration::from_secs(3));
     tokio::time::sleep(Duration::from_millis(800)).await;
     doomed.kill();
-    for worker in clients {
-        worker.await.unwrap();
-    }
-    let acknowledged: HashSet<String> = acknowledged.lock().await.iter().cloned().collect();
+    let acknowledged = clients.await.unwrap();
     assert!(
         acknowledged.len() >= 20,
         "only {} acknowledged",
@@ -94,14 +64,7 @@ async fn two_replicas_drain_one_outbox_and_lose_nothing_when_one_is_killed() {
         lost.len()
     );
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !survivor.stored().iter().all(|row| row.2) {
-        assert!(
-            Instant::now() < deadline,
-            "the survivor did not drain the outbox"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_exported(&survivor, Duration::from_secs(60)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let exported = feedback_ids(&receiver.events());
     let mut times: HashMap<&str, usize> = HashMap::new();

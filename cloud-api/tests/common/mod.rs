@@ -564,3 +564,50 @@ pub fn sign(feedback: &mut Value, key: &str, issued_at_ms: i64) {
     let key = moodwing_signature::SigningKey::new(key).expect("a valid key");
     feedback["signed"] = json!(moodwing_signature::sign(&key, &claims));
 }
+
+/// Four clients post rejections as fast as they can until `stop_at`, each to the `urls` in turn;
+/// the ids acknowledged with a 2xx.
+pub fn post_rejections_until(
+    urls: Vec<String>,
+    stop_at: Instant,
+) -> tokio::task::JoinHandle<std::collections::HashSet<String>> {
+    tokio::spawn(async move {
+        let mut clients = JoinSet::new();
+        for worker in 0..4 {
+            let urls = urls.clone();
+            clients.spawn(async move {
+                let (client, mut acknowledged) = (client(), Vec::new());
+                for i in 0.. {
+                    if Instant::now() > stop_at {
+                        break;
+                    }
+                    let feedback = rejection(&format!("worker {worker} complaint {i}"));
+                    let sent = client
+                        .post(&urls[i % urls.len()])
+                        .header("content-type", "application/json")
+                        .body(feedback.to_string())
+                        .send()
+                        .await;
+                    if sent.is_ok_and(|r| r.status().is_success()) {
+                        acknowledged.push(feedback["id"].as_str().unwrap().to_owned());
+                    }
+                }
+                acknowledged
+            });
+        }
+        let mut acknowledged = std::collections::HashSet::new();
+        while let Some(ids) = clients.join_next().await {
+            acknowledged.extend(ids.unwrap());
+        }
+        acknowledged
+    })
+}
+
+/// Wait until every stored row is marked exported.
+pub async fn wait_until_exported(api: &Api, within: Duration) {
+    let deadline = Instant::now() + within;
+    while !api.stored().iter().all(|row| row.2) {
+        assert!(Instant::now() < deadline, "the outbox did not drain");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
