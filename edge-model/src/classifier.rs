@@ -45,7 +45,12 @@ pub struct Classifier {
     tokenizer: Tokenizer,
     plan: Plan,
     unknown_id: u32,
+    /// Sequences the graph takes per run: 1, or [`BATCH`].
+    rows: usize,
 }
+
+/// Tweets per graph run of a classifier built [`Classifier::for_batches`].
+pub const BATCH: usize = 16;
 
 impl Classifier {
     /// Load the tokenizer and optimise the graph for one tweet of any length (batch 1, `S` tokens).
@@ -53,6 +58,18 @@ impl Classifier {
     /// memory bounds a pre-initialized component's memory image (wizer copies out at most 128 MiB,
     /// and wasmtime maps an image copy-on-write only when it is small or dense enough).
     pub fn new(bundle: Bundle) -> Result<Self, EdgeError> {
+        Self::build(bundle, 1)
+    }
+
+    /// The same model for scoring many tweets at once ([`Classifier::predict_many`], the radar):
+    /// the graph runs [`BATCH`] tweets of one token length at a time. Same scores as
+    /// [`Classifier::new`]'s. (A fixed batch: tract types the exported LSTM's scan with the batch
+    /// size its initial states were first given, so a symbolic one is refused.)
+    pub fn for_batches(bundle: Bundle) -> Result<Self, EdgeError> {
+        Self::build(bundle, BATCH)
+    }
+
+    fn build(bundle: Bundle, rows: usize) -> Result<Self, EdgeError> {
         let Bundle {
             card,
             onnx,
@@ -60,8 +77,8 @@ impl Classifier {
         } = bundle;
         // The graph first: its peak (bytes, protobuf and tract's copy) is the build's, and the
         // tokenizer's tables would only add to it.
-        let plan =
-            optimized_plan(onnx).map_err(|e| EdgeError::bundle("model.onnx", format!("{e:#}")))?;
+        let plan = optimized_plan(onnx, rows)
+            .map_err(|e| EdgeError::bundle("model.onnx", format!("{e:#}")))?;
         let tokenizer =
             Tokenizer::from_bytes(tokenizer).map_err(|e| EdgeError::bundle("tokenizer.json", e))?;
         let unknown_id = tokenizer
@@ -72,6 +89,7 @@ impl Classifier {
             tokenizer,
             plan,
             unknown_id,
+            rows,
         })
     }
 
@@ -83,12 +101,47 @@ impl Classifier {
     pub fn predict(&self, text: &str) -> Result<Prediction, EdgeError> {
         check_text(text)?;
         let score = self.score_ids(&self.token_ids(text)?)?;
+        Ok(self.labelled(score))
+    }
+
+    /// [`Classifier::predict`] for many texts, in their order. Texts of the same token length go
+    /// through the graph together (a short batch is filled with copies of its first row, whose
+    /// scores are dropped): no padding, so each score is the one `predict` gives.
+    pub fn predict_many(&self, texts: &[&str]) -> Vec<Result<Prediction, EdgeError>> {
+        let mut results: Vec<Result<Prediction, EdgeError>> = Vec::with_capacity(texts.len());
+        let mut by_length: std::collections::BTreeMap<usize, Vec<(usize, Vec<u32>)>> =
+            std::collections::BTreeMap::new();
+        for (index, text) in texts.iter().enumerate() {
+            match check_text(text).and_then(|()| self.token_ids(text)) {
+                Ok(ids) => {
+                    results.push(Err(EdgeError::Model("not scored".into())));
+                    by_length.entry(ids.len()).or_default().push((index, ids));
+                }
+                Err(error) => results.push(Err(error)),
+            }
+        }
+        for group in by_length.values() {
+            for chunk in group.chunks(self.rows) {
+                let ids: Vec<&[u32]> = chunk.iter().map(|(_, ids)| ids.as_slice()).collect();
+                let scores = self.score_rows(&ids);
+                for (position, (index, _)) in chunk.iter().enumerate() {
+                    results[*index] = scores
+                        .as_ref()
+                        .map(|scores| self.labelled(scores[position]))
+                        .map_err(|e| EdgeError::Model(e.to_string()));
+                }
+            }
+        }
+        results
+    }
+
+    fn labelled(&self, score: f32) -> Prediction {
         let label = if score >= self.card.threshold {
             Label::Positive
         } else {
             Label::Negative
         };
-        Ok(Prediction { label, score })
+        Prediction { label, score }
     }
 
     /// The token ids the model sees for `text`, as `moodwing_training.neural.encode` gives them.
@@ -107,15 +160,31 @@ impl Classifier {
 
     /// Probability of `positive` for one sequence of token ids.
     pub fn score_ids(&self, ids: &[u32]) -> Result<f32, EdgeError> {
-        if ids.is_empty() || ids.len() > self.card.max_length {
+        Ok(self.score_rows(&[ids])?[0])
+    }
+
+    /// Probabilities of `positive` for up to `rows` sequences of one length, in one graph run.
+    fn score_rows(&self, sequences: &[&[u32]]) -> Result<Vec<f32>, EdgeError> {
+        let length = sequences.first().map_or(0, |ids| ids.len());
+        if length == 0
+            || length > self.card.max_length
+            || sequences.len() > self.rows
+            || sequences.iter().any(|ids| ids.len() != length)
+        {
             return Err(EdgeError::Model(format!(
-                "{} tokens, expected 1 to {}",
-                ids.len(),
+                "{} sequences of {length} tokens; expected up to {}, of 1 to {} tokens, all alike",
+                sequences.len(),
+                self.rows,
                 self.card.max_length
             )));
         }
-        let input_ids = tensor_of(ids.iter().map(|&id| i64::from(id)).collect())?;
-        let mask = tensor_of(vec![1i64; ids.len()])?;
+        // The graph takes exactly `rows` sequences: the first one fills the rest.
+        let ids: Vec<i64> = (0..self.rows)
+            .flat_map(|row| sequences.get(row).unwrap_or(&sequences[0]).iter())
+            .map(|&id| i64::from(id))
+            .collect();
+        let input_ids = tensor_of(self.rows, length, ids)?;
+        let mask = tensor_of(self.rows, length, vec![1i64; self.rows * length])?;
         let outputs = self
             .plan
             .run(tvec!(input_ids.into(), mask.into()))
@@ -123,23 +192,28 @@ impl Classifier {
         let probabilities = outputs[0]
             .to_plain_array_view::<f32>()
             .map_err(|e| EdgeError::Model(format!("{e:#}")))?;
-        probabilities.get([0, 1]).copied().ok_or_else(|| {
-            EdgeError::Model(format!(
-                "output shape {:?}, expected [1, 2]",
-                probabilities.shape()
-            ))
-        })
+        (0..sequences.len())
+            .map(|row| {
+                probabilities.get([row, 1]).copied().ok_or_else(|| {
+                    EdgeError::Model(format!(
+                        "output shape {:?}, expected [{}, 2]",
+                        probabilities.shape(),
+                        self.rows
+                    ))
+                })
+            })
+            .collect()
     }
 }
 
-fn tensor_of(values: Vec<i64>) -> Result<Tensor, EdgeError> {
-    let len = values.len();
-    tract_ndarray::Array2::from_shape_vec((1, len), values)
+fn tensor_of(rows: usize, columns: usize, values: Vec<i64>) -> Result<Tensor, EdgeError> {
+    tract_ndarray::Array2::from_shape_vec((rows, columns), values)
         .map(Tensor::from)
         .map_err(|e| EdgeError::Model(e.to_string()))
 }
 
-fn optimized_plan(onnx: Vec<u8>) -> TractResult<Plan> {
+/// The graph for `rows` tweets of `S` tokens each.
+fn optimized_plan(onnx: Vec<u8>, rows: usize) -> TractResult<Plan> {
     // Value infos are ignored: tract could not always unify them with the symbolic token length.
     let framework = tract_onnx::onnx().with_ignore_value_info(true);
     let mut proto = ModelProto::decode(onnx.as_slice())?;
@@ -150,7 +224,7 @@ fn optimized_plan(onnx: Vec<u8>) -> TractResult<Plan> {
     drop(proto);
     let tokens = model.symbols.sym("S");
     for input in 0..2 {
-        model.set_input_fact(input, i64::fact([1.to_dim(), tokens.to_dim()]).into())?;
+        model.set_input_fact(input, i64::fact([rows.to_dim(), tokens.to_dim()]).into())?;
     }
     let mut typed = model.into_typed()?;
     fold_constant_nodes(&mut typed)?;

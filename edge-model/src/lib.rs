@@ -13,7 +13,7 @@ pub mod error;
 pub mod normalize;
 
 pub use bundle::{Bundle, ModelCard};
-pub use classifier::{Classifier, MAX_TEXT_CHARS, Prediction, check_text};
+pub use classifier::{BATCH, Classifier, MAX_TEXT_CHARS, Prediction, check_text};
 pub use error::EdgeError;
 pub use moodwing_protocol::Label;
 pub use normalize::{NORMALIZATION_VERSION, normalize};

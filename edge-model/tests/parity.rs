@@ -95,6 +95,28 @@ fn rust_agrees_with_python_on_every_golden_tweet() {
 }
 
 #[test]
+fn batched_scoring_gives_each_tweet_its_own_score() {
+    // The BiLSTM, which the radar scores in batches.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lstm");
+    let single = Classifier::new(Bundle::from_dir(&dir).unwrap()).unwrap();
+    let batched = Classifier::for_batches(Bundle::from_dir(&dir).unwrap()).unwrap();
+    let lines = golden(&dir);
+    let mut texts: Vec<&str> = lines.iter().map(|line| line.text.as_str()).collect();
+    texts.push(""); // refused in place, without holding back the others
+    let many = batched.predict_many(&texts);
+    assert_eq!(many.len(), texts.len());
+    assert!(matches!(many[lines.len()], Err(EdgeError::EmptyText)));
+    let mut worst = 0f32;
+    for (text, result) in texts.iter().zip(&many).take(lines.len()) {
+        let alone = single.predict(text).unwrap();
+        let together = result.as_ref().unwrap();
+        worst = worst.max((alone.score - together.score).abs());
+        assert_eq!(alone.label, together.label, "{text:?}");
+    }
+    assert!(worst < 1e-5, "max |alone - in a batch| = {worst:e}");
+}
+
+#[test]
 fn predict_refuses_what_is_not_a_tweet() {
     let bundle = Bundle::from_dir(&bundles()[0]).unwrap();
     let classifier = Classifier::new(bundle).unwrap();

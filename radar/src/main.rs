@@ -79,7 +79,7 @@ fn radar(args: RadarArgs) -> anyhow::Result<()> {
             include_bytes!("../../edge-model/models/lstm/tokenizer.json").to_vec(),
         )?,
     };
-    let classifier = Classifier::new(bundle)?;
+    let classifier = Classifier::for_batches(bundle)?;
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
@@ -95,7 +95,7 @@ fn radar(args: RadarArgs) -> anyhow::Result<()> {
     );
     let started = Instant::now();
     let total = tweets.len();
-    let (scored, refused) = score_all(&classifier, tweets, threads, &|| progress.inc(1));
+    let (scored, refused) = score_all(&classifier, tweets, threads, &|n| progress.inc(n));
     let took = started.elapsed().as_secs_f64();
     progress.finish_and_clear();
 

@@ -11,14 +11,18 @@ pub struct Scored {
     pub score: f32,
 }
 
-/// Score every tweet on `threads` threads (each takes a contiguous share), calling `progress`
-/// with each tweet scored. Tweets the model refuses (empty, over 1,000 characters) are left out
-/// and counted in the second value.
+/// Tweets a thread scores between two progress reports (the batches are formed within them).
+const SLICE: usize = 16_384;
+
+/// Score every tweet on `threads` threads (each takes a contiguous share, scored in batches of one
+/// token length: build the classifier [`Classifier::for_batches`]), calling `progress` with the
+/// number of tweets scored since its last call. Tweets the model refuses (empty, over 1,000
+/// characters) are left out and counted in the second value.
 pub fn score_all(
     classifier: &Classifier,
     tweets: Vec<Tweet>,
     threads: usize,
-    progress: &(dyn Fn() + Sync),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> (Vec<Scored>, usize) {
     let share = tweets.len().div_ceil(threads.max(1)).max(1);
     let parts: Vec<Vec<Option<Scored>>> = std::thread::scope(|scope| {
@@ -26,18 +30,20 @@ pub fn score_all(
             .chunks(share)
             .map(|chunk| {
                 scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|tweet| {
-                            let scored = classifier.predict(&tweet.text).ok().map(|p| Scored {
+                    let mut scored = Vec::with_capacity(chunk.len());
+                    for slice in chunk.chunks(SLICE) {
+                        let texts: Vec<&str> = slice.iter().map(|t| t.text.as_str()).collect();
+                        let predictions = classifier.predict_many(&texts);
+                        scored.extend(slice.iter().zip(predictions).map(|(tweet, prediction)| {
+                            prediction.ok().map(|p| Scored {
                                 tweet: tweet.clone(),
                                 label: p.label,
                                 score: p.score,
-                            });
-                            progress();
-                            scored
-                        })
-                        .collect()
+                            })
+                        }));
+                        progress(slice.len() as u64);
+                    }
+                    scored
                 })
             })
             .collect();
