@@ -6,63 +6,25 @@
 //! delays the requests behind it in the figures too.
 //!
 //! `cargo bench -p moodwing-cloud-api --bench feedback_load [-- TOTAL RATE]` (defaults 20000 and
-//! 1000). Starts the release binary on a fresh SQLite store, with rate limits above the load.
+//! 1000). Starts the release binary on a fresh SQLite store, then on a fresh PostgreSQL database
+//! when `MOODWING_TEST_POSTGRES` names a server, with rate limits off.
 
-use std::process::{Child, Command, Stdio};
+// The integration tests' harness: the binary started on a free port, signed feedback, fresh
+// PostgreSQL databases.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use moodwing_protocol::{Feedback, Label, ModelId, Verdict};
-use moodwing_signature::{Claims, SigningKey, sign};
+use common::{Api, Db, fresh_postgres, rejection, temp_dir};
 use tokio::sync::Mutex;
 
-const KEY: &str = "feedback_load bench: a signing key of 32 bytes and more";
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn now_ms() -> i64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970");
-    i64::try_from(since.as_millis()).expect("in range")
-}
-
-fn signed_feedback(key: &SigningKey, i: usize) -> String {
-    let model = ModelId {
-        name: "moodwing-lstm".into(),
-        version: "1".into(),
-    };
-    let text = format!("@airparadis flight {i} delayed again, third time this month");
-    let prediction_id = uuid::Uuid::new_v4().to_string();
-    let claims = Claims {
-        prediction_id: &prediction_id,
-        text: &text,
-        label: Label::Positive,
-        score: 0.71,
-        model: &model,
-        issued_at_ms: now_ms(),
-    };
-    let feedback = Feedback {
-        id: uuid::Uuid::new_v4().to_string(),
-        verdict: Verdict::Rejection,
-        signed: Some(sign(key, &claims)),
-        text,
-        predicted_label: Label::Positive,
-        score: 0.71,
-        model,
-        predicted_at: None,
-        corrected_label: Some(Label::Negative),
-        comment: None,
-    };
-    serde_json::to_string(&feedback).expect("serializable")
-}
+/// Rate limits off: the load is the point.
+const NO_LIMITS: [(&str, &str); 2] = [
+    ("MOODWING_RATE_PER_CLIENT_PER_MINUTE", "0"),
+    ("MOODWING_RATE_OVERALL_PER_SECOND", "0"),
+];
 
 struct Run {
     per_second: f64,
@@ -139,41 +101,15 @@ async fn run(
     }
 }
 
-/// The cloud-api on a free port over the given store setting (`MOODWING_FEEDBACK_DB` or
-/// `MOODWING_DATABASE_URL`), with rate limits off.
-async fn start(store: (&str, String)) -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_moodwing-cloud-api"))
-            .env_clear()
-            .env("MOODWING_CLOUD_API_ADDR", format!("127.0.0.1:{port}"))
-            .env(store.0, store.1)
-            .env("MOODWING_SIGNING_KEY", KEY)
-            .env("MOODWING_RATE_PER_CLIENT_PER_MINUTE", "0")
-            .env("MOODWING_RATE_OVERALL_PER_SECOND", "0")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the cloud-api starts"),
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{base}/api/health")).await.is_err() {
-        assert!(Instant::now() < deadline, "the cloud-api did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (server, base)
-}
-
 /// The three loads on one store, printed.
-async fn bench(store_name: &str, base: &str, total: usize, rate: f64) {
-    let key = SigningKey::new(KEY).expect("a valid key");
+async fn bench(store_name: &str, db: Db, total: usize, rate: f64) {
+    let api = Api::start_on(db, None, "http://127.0.0.1:8080", &NO_LIMITS).await;
+    let base = api.base.as_str();
     let signing = Instant::now();
     let bodies = |count: usize| -> Vec<Option<String>> {
-        (0..count).map(|i| Some(signed_feedback(&key, i))).collect()
+        (0..count)
+            .map(|i| Some(rejection(&format!("@airparadis flight {i} delayed again")).to_string()))
+            .collect()
     };
     let saturating = bodies(total);
     let signing_us = signing.elapsed().as_secs_f64() * 1e6 / total as f64;
@@ -195,35 +131,15 @@ async fn bench(store_name: &str, base: &str, total: usize, rate: f64) {
         );
     }
     println!(
-        "feedback throughput = {:.2}x the health route's; signing one feedback {signing_us:.1} us",
+        "feedback throughput = {:.2}x the health route's; building and signing one feedback {signing_us:.1} us",
         feedback.per_second / health.per_second
     );
-    let stats: serde_json::Value = reqwest::get(format!("{base}/api/feedback/stats"))
-        .await
-        .expect("stats")
-        .json()
-        .await
-        .expect("JSON");
+    let stats = api.get("/api/feedback/stats").await;
     println!(
         "stored: {} of {}",
         stats["windows"][3]["rejections"],
         2 * total
     );
-}
-
-/// A new database on the server `MOODWING_TEST_POSTGRES` names (as `scripts/test.sh` starts one).
-fn fresh_postgres(server: &str) -> String {
-    let name = format!("moodwing_bench_{}", uuid::Uuid::new_v4().simple());
-    let admin = format!("{server} dbname=postgres");
-    let create = format!("CREATE DATABASE {name}");
-    std::thread::spawn(move || {
-        postgres::Client::connect(&admin, postgres::NoTls)
-            .and_then(|mut client| client.batch_execute(&create))
-            .expect("a bench database")
-    })
-    .join()
-    .expect("created");
-    format!("{server} dbname={name}")
 }
 
 #[tokio::main]
@@ -232,30 +148,21 @@ async fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    // reqwest is built without a TLS provider of its own (plain HTTP here, but it asks for one).
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let total = args.first().copied().unwrap_or(20_000);
     let rate = args.get(1).copied().unwrap_or(1_000) as f64;
 
-    let dir = std::env::temp_dir().join(format!("moodwing-load-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).expect("a temp dir");
-    let sqlite = dir.join("feedback.sqlite").display().to_string();
-    let (server, base) = start(("MOODWING_FEEDBACK_DB", sqlite)).await;
-    bench("SQLite (WAL, synchronous=FULL)", &base, total, rate).await;
-    drop(server);
+    let dir = temp_dir("load");
+    let sqlite = Db::Sqlite(dir.join("feedback.sqlite"));
+    bench("SQLite (WAL, synchronous=FULL)", sqlite, total, rate).await;
     let _ = std::fs::remove_dir_all(dir);
-
-    match std::env::var("MOODWING_TEST_POSTGRES") {
-        Ok(server) => {
-            let (_server, base) = start(("MOODWING_DATABASE_URL", fresh_postgres(&server))).await;
-            bench(
-                "PostgreSQL (loopback, synchronous_commit=on)",
-                &base,
-                total,
-                rate,
-            )
-            .await;
-        }
-        Err(_) => println!("\nPostgreSQL: not measured (set MOODWING_TEST_POSTGRES to a server)"),
+    // A PostgreSQL server when `MOODWING_TEST_POSTGRES` names one (as `scripts/test.sh` starts it).
+    if let Some(postgres) = fresh_postgres() {
+        bench(
+            "PostgreSQL (loopback, synchronous_commit=on)",
+            postgres,
+            total,
+            rate,
+        )
+        .await;
     }
 }
