@@ -36,8 +36,8 @@ pub enum ApiError {
     BadQuery(String),
     #[error("this route needs the operator token: Authorization: Bearer <token>")]
     Unauthorized,
-    #[error("the export is disabled: no MOODWING_OPERATOR_TOKEN is configured")]
-    ExportDisabled,
+    #[error("the operator routes are disabled: no MOODWING_OPERATOR_TOKEN is configured")]
+    OperatorRoutesDisabled,
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("the feedback store failed: {0}")]
@@ -50,7 +50,7 @@ impl ApiError {
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadJson(_) | Self::BadQuery(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::ExportDisabled => StatusCode::FORBIDDEN,
+            Self::OperatorRoutesDisabled => StatusCode::FORBIDDEN,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -70,7 +70,7 @@ impl ApiError {
             Self::BadJson(_) => "bad_json",
             Self::BadQuery(_) => "bad_query",
             Self::Unauthorized => "unauthorized",
-            Self::ExportDisabled => "export_disabled",
+            Self::OperatorRoutesDisabled => "operator_routes_disabled",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::NotFound => "not_found",

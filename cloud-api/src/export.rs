@@ -3,14 +3,14 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use moodwing_protocol::ExportedFeedback;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use crate::ApiError;
+use crate::operator::authorize;
 use crate::routes::{AppState, blocking};
 
 /// Most feedbacks in one answer; the next page starts after the `x-last-row` of this one.
@@ -30,10 +30,7 @@ pub async fn export(
     headers: HeaderMap,
     query: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Some(token) = state.operator_token.as_deref() else {
-        return Err(ApiError::ExportDisabled);
-    };
-    authorize(&headers, token)?;
+    authorize(&state, &headers)?;
     let Query(query) = query.map_err(|e| ApiError::BadQuery(e.body_text()))?;
     let since_ms = match query.since.as_deref() {
         None => i64::MIN,
@@ -74,22 +71,7 @@ pub async fn export(
     Ok(response)
 }
 
-/// `Authorization: Bearer <token>`, compared by their SHA-256 so the time taken says nothing of
-/// the token.
-fn authorize(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
-    let given = headers
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized)?;
-    if Sha256::digest(given.trim().as_bytes()) == Sha256::digest(token.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
-    }
-}
-
-fn parse_since(since: &str) -> Option<i64> {
+pub(crate) fn parse_since(since: &str) -> Option<i64> {
     since.parse::<i64>().ok().or_else(|| {
         chrono::DateTime::parse_from_rfc3339(since)
             .ok()

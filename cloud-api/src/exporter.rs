@@ -12,7 +12,8 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter, SpanLinks};
 use tokio::sync::Notify;
 
 use crate::feedback::event_name;
-use crate::store::{Store, StoreError, Stored};
+use crate::store::{PendingSuspicion, Store, StoreError, Stored};
+use sha2::{Digest, Sha256};
 
 /// Rows sent in one request to the ingestion endpoint.
 const BATCH: usize = 50;
@@ -80,20 +81,26 @@ pub async fn run_outbox(
     let mut outbox = Outbox::default();
     let mut backoff = interval;
     loop {
-        match export_batch(&store, &exporter, &mut outbox).await {
+        let result = match export_suspicions(&store, &exporter).await {
+            Ok(suspicions) => export_batch(&store, &exporter, &mut outbox)
+                .await
+                .map(|sent| sent + suspicions),
+            Err(error) => Err(error),
+        };
+        match result {
             Ok(0) => {
                 backoff = interval;
                 let _ = tokio::time::timeout(interval, new_feedback.notified()).await;
             }
             Ok(sent) => {
                 backoff = interval;
-                tracing::info!(sent, "feedback exported to App Insights");
+                tracing::info!(sent, "outbox rows exported to App Insights");
             }
             Err(BatchError::Ingestion {
                 retry_now: true, ..
             }) => {}
             Err(error) => {
-                tracing::warn!(%error, retry_in = ?backoff, "feedback export failed; kept in the outbox");
+                tracing::warn!(%error, retry_in = ?backoff, "export failed; kept in the outbox");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
@@ -214,13 +221,84 @@ async fn export_batch(
     Ok(sent)
 }
 
+/// Every bad-buzz suspicion not yet sent, as `bad_buzz_suspected` events; how many were sent.
+/// They are few (one per flagged window), so they go in one batch, before the feedback.
+async fn export_suspicions(store: &Store, exporter: &AppInsights) -> Result<usize, BatchError> {
+    let pending = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.unexported_suspicions(BATCH))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??
+    };
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    if let Err(error) = exporter
+        .export(pending.iter().map(span_for_suspicion).collect())
+        .await
+    {
+        return Err(BatchError::Ingestion {
+            reason: format!("bad_buzz_suspected: {error}"),
+            retry_now: false,
+        });
+    }
+    let rows: Vec<i64> = pending.iter().map(|suspicion| suspicion.row).collect();
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.mark_suspicions_exported(&rows, now_ms()))
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))??;
+    Ok(pending.len())
+}
+
+/// The radar's report as a request, with the suspicion as a `bad_buzz_suspected` custom event:
+/// the window, its counts and z-scores, and its most negative tweets.
+pub fn span_for_suspicion(pending: &PendingSuspicion) -> SpanData {
+    let stored = &pending.window;
+    let window = &stored.window;
+    let mut properties = vec![
+        KeyValue::new("ai.customEvent.name", "bad_buzz_suspected"),
+        KeyValue::new(
+            "suspicion_id",
+            format!("{}@{}", stored.source, window.start_ms),
+        ),
+        KeyValue::new("source", stored.source.clone()),
+        KeyValue::new("window_start_ms", window.start_ms),
+        KeyValue::new("window_secs", to_i64(stored.window_secs)),
+        KeyValue::new("tweets", to_i64(window.tweets)),
+        KeyValue::new("negatives", to_i64(window.negatives)),
+    ];
+    if let Some(suspicion) = &window.suspicion {
+        properties.extend([
+            KeyValue::new("z_volume", suspicion.z_volume),
+            KeyValue::new("z_share", suspicion.z_share),
+            KeyValue::new("rule", suspicion.rule.clone()),
+        ]);
+        for (rank, tweet) in suspicion.most_negative.iter().take(3).enumerate() {
+            properties.push(KeyValue::new(
+                format!("most_negative_{}", rank + 1),
+                tweet.text.clone(),
+            ));
+        }
+    }
+    let digest = Sha256::digest(format!("{}\n{}", stored.source, window.start_ms));
+    let mut id = [0; 16];
+    id.copy_from_slice(&digest[..16]);
+    request_span(
+        u128::from_be_bytes(id),
+        pending.received_at_ms,
+        "/api/radar/reports",
+        properties,
+    )
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// The request that brought the feedback, with the feedback as a custom event
 /// (`prediction_rejected` or `prediction_validated`) whose properties are the feedback's fields.
 pub fn span_for(stored: &Stored) -> SpanData {
     let feedback = &stored.feedback;
-    let received =
-        UNIX_EPOCH + Duration::from_millis(u64::try_from(stored.received_at_ms).unwrap_or(0));
-    let id = stored.id.as_u128();
     let mut properties = vec![
         KeyValue::new("ai.customEvent.name", event_name(feedback.verdict)),
         KeyValue::new("feedback_id", feedback.id.clone()),
@@ -244,6 +322,17 @@ pub fn span_for(stored: &Stored) -> SpanData {
             properties.push(KeyValue::new(key, value.clone()));
         }
     }
+    request_span(
+        stored.id.as_u128(),
+        stored.received_at_ms,
+        "/api/feedback",
+        properties,
+    )
+}
+
+/// A `POST` to `path` answered 201 at `at_ms`, carrying one custom event with `properties`.
+fn request_span(id: u128, at_ms: i64, path: &'static str, properties: Vec<KeyValue>) -> SpanData {
+    let received = UNIX_EPOCH + Duration::from_millis(u64::try_from(at_ms).unwrap_or(0));
     let mut events = SpanEvents::default();
     events
         .events
@@ -259,12 +348,12 @@ pub fn span_for(stored: &Stored) -> SpanData {
         parent_span_id: SpanId::INVALID,
         parent_span_is_remote: false,
         span_kind: SpanKind::Server,
-        name: "POST /api/feedback".into(),
+        name: format!("POST {path}").into(),
         start_time: received,
         end_time: received,
         attributes: vec![
             KeyValue::new("http.request.method", "POST"),
-            KeyValue::new("url.path", "/api/feedback"),
+            KeyValue::new("url.path", path),
             KeyValue::new("http.response.status_code", 201),
         ],
         dropped_attributes_count: 0,

@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -82,11 +82,13 @@ pub fn router(state: AppState, allowed_origins: &[String]) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([CONTENT_TYPE]);
+        .allow_headers([CONTENT_TYPE, AUTHORIZATION]);
     let feedback_routes = Router::new()
         .route("/api/feedback", post(post_feedback))
         .route("/api/feedback/stats", get(stats))
         .route("/api/feedback/export", get(crate::export::export))
+        .route("/api/monitor", get(crate::monitor::monitor))
+        .route("/api/radar/reports", post(crate::radar::post_report))
         .route_layer(middleware::from_fn_with_state(state.clone(), limit));
     Router::new()
         .merge(feedback_routes)

@@ -106,5 +106,5 @@ async fn without_a_token_the_export_is_disabled() {
     let api = Api::start(&dir.join("feedback.sqlite"), None).await;
     let (status, _, body) = get(&api, "", Some(TOKEN)).await;
     assert_eq!(status, 403, "{body}");
-    assert!(body.contains("export_disabled"));
+    assert!(body.contains("operator_routes_disabled"));
 }

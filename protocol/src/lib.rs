@@ -7,10 +7,15 @@
 
 mod error;
 mod feedback;
+mod monitor;
 mod prediction;
 
 pub use error::{ErrorBody, ErrorDetail};
 pub use feedback::{ExportedFeedback, Feedback, Receipt, Refusals, Verdict};
+pub use monitor::{
+    AlertFired, FeedbackBucket, MonitorSnapshot, NegativeTweet, RadarReceipt, RadarReport,
+    RadarWindow, StoredRadarWindow, Suspicion,
+};
 pub use prediction::{
     BatchPrediction, BatchRequest, Label, ModelId, PredictRequest, Prediction, Scored, Signed,
 };

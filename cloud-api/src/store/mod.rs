@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use moodwing_protocol::Signed;
+use moodwing_protocol::{FeedbackBucket, RadarReport, Signed, StoredRadarWindow};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -73,11 +73,14 @@ pub struct WindowStats {
 }
 
 /// A firing of the rejection alert rule.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AlertRecord {
-    pub fired_at_ms: i64,
-    pub rejections: u64,
-    pub window_secs: u64,
+pub use moodwing_protocol::AlertFired as AlertRecord;
+
+/// A bad-buzz suspicion waiting in the outbox: its row in `radar_window`, and the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingSuspicion {
+    pub row: i64,
+    pub received_at_ms: i64,
+    pub window: StoredRadarWindow,
 }
 
 /// What [`Backend::insert`] did.
@@ -118,12 +121,31 @@ pub trait Backend: Send + Sync {
         since_ms: i64,
         limit: u64,
     ) -> Result<u64, StoreError>;
+    /// Rows the outbox has not sent yet: feedback and bad-buzz suspicions.
     fn unexported_count(&self) -> Result<u64, StoreError>;
     /// Record `alert` unless one was recorded at or after `since_ms`, atomically (replicas
     /// evaluate the rule at the same time); whether it was recorded.
     fn record_alert_once(&self, alert: &AlertRecord, since_ms: i64) -> Result<bool, StoreError>;
     /// Alerts fired at or after `since_ms`, newest first.
     fn alerts_since(&self, since_ms: i64) -> Result<Vec<AlertRecord>, StoreError>;
+    /// Validations and rejections per model version, in buckets of `bucket_ms` aligned on
+    /// multiples of it, from `since_ms`; oldest first.
+    fn feedback_buckets(
+        &self,
+        since_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<FeedbackBucket>, StoreError>;
+    /// The `limit` newest feedbacks with this verdict, newest first.
+    fn newest(&self, verdict: Verdict, limit: usize) -> Result<Vec<Stored>, StoreError>;
+    /// Keep a radar report's windows, replacing those kept for the same source and start (a
+    /// suspicion, once kept, stays: it was reported); how many suspicions are new.
+    fn record_radar(&self, report: &RadarReport, now_ms: i64) -> Result<u64, StoreError>;
+    /// Radar windows starting at or after `since_ms`, oldest first.
+    fn radar_since(&self, since_ms: i64) -> Result<Vec<StoredRadarWindow>, StoreError>;
+    /// Suspicions not yet accepted by the ingestion endpoint, oldest first, at most `limit`;
+    /// claimed like [`Backend::unexported`].
+    fn unexported_suspicions(&self, limit: usize) -> Result<Vec<PendingSuspicion>, StoreError>;
+    fn mark_suspicions_exported(&self, rows: &[i64], now_ms: i64) -> Result<(), StoreError>;
 }
 
 /// The store the service uses, whichever the backend.
@@ -252,6 +274,49 @@ fn parse_label(value: &str) -> Option<Label> {
         "positive" => Some(Label::Positive),
         _ => None,
     }
+}
+
+/// A radar window as both backends read it: `source, start_ms, window_secs, tweets, negatives,
+/// suspicion` (JSON).
+const RADAR_COLUMNS: &str = "source, start_ms, window_secs, tweets, negatives, suspicion";
+
+fn radar_window(
+    row: i64,
+    source: String,
+    start_ms: i64,
+    counts: [i64; 3],
+    suspicion: Option<String>,
+) -> Result<StoredRadarWindow, StoreError> {
+    let [window_secs, tweets, negatives] = counts.map(|n| u64::try_from(n).unwrap_or(0));
+    let suspicion = suspicion
+        .map(|json| serde_json::from_str(&json))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt {
+            id: row,
+            reason: format!("radar suspicion: {e}"),
+        })?;
+    Ok(StoredRadarWindow {
+        source,
+        window_secs,
+        window: moodwing_protocol::RadarWindow {
+            start_ms,
+            tweets,
+            negatives,
+            suspicion,
+        },
+    })
+}
+
+/// A suspicion as stored (JSON), or `None` for a quiet window.
+fn suspicion_json(window: &moodwing_protocol::RadarWindow) -> Option<String> {
+    window
+        .suspicion
+        .as_ref()
+        .and_then(|suspicion| serde_json::to_string(suspicion).ok())
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -15,11 +15,17 @@ use r2d2_postgres::PostgresConnectionManager;
 use tokio_postgres_rustls::MakeRustlsConnect;
 use uuid::Uuid;
 
-use super::{AlertRecord, Backend, COLUMNS, Columns, Inserted, StoreError, Stored};
+use moodwing_protocol::{FeedbackBucket, ModelId, RadarReport, StoredRadarWindow};
+
+use super::{
+    AlertRecord, Backend, COLUMNS, Columns, Inserted, PendingSuspicion, RADAR_COLUMNS, StoreError,
+    Stored, radar_window, suspicion_json, to_i64,
+};
 use crate::feedback::{Feedback, Label, Verdict};
 
 /// Each migration once, in order; never edit one that has shipped, add the next.
-const MIGRATIONS: [&str; 1] = ["
+const MIGRATIONS: [&str; 2] = [
+    "
 CREATE TABLE feedback (
     row BIGSERIAL PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -48,7 +54,27 @@ CREATE TABLE alert (
     window_secs BIGINT NOT NULL
 );
 CREATE INDEX alert_fired ON alert (fired_at_ms);
-"];
+",
+    "
+CREATE TABLE radar_window (
+    row BIGSERIAL PRIMARY KEY,
+    source TEXT NOT NULL,
+    start_ms BIGINT NOT NULL,
+    window_secs BIGINT NOT NULL,
+    tweets BIGINT NOT NULL,
+    negatives BIGINT NOT NULL,
+    suspicion TEXT,
+    received_at_ms BIGINT NOT NULL,
+    exported_at_ms BIGINT,
+    claimed_by TEXT,
+    claimed_until_ms BIGINT,
+    UNIQUE (source, start_ms)
+);
+CREATE INDEX radar_window_start ON radar_window (start_ms);
+CREATE INDEX radar_window_unexported ON radar_window (row)
+    WHERE suspicion IS NOT NULL AND exported_at_ms IS NULL;
+",
+];
 
 /// Advisory lock keys: migrations, and the alert's check-then-insert.
 const MIGRATION_LOCK: i64 = 0x6d6f_6f64_0001;
@@ -334,7 +360,8 @@ impl Backend for PostgresStore {
 
     fn unexported_count(&self) -> Result<u64, StoreError> {
         self.count(
-            "SELECT COUNT(*) FROM feedback WHERE exported_at_ms IS NULL",
+            "SELECT (SELECT COUNT(*) FROM feedback WHERE exported_at_ms IS NULL) + \
+             (SELECT COUNT(*) FROM radar_window WHERE suspicion IS NOT NULL AND exported_at_ms IS NULL)",
             &[],
         )
     }
@@ -375,6 +402,147 @@ impl Backend for PostgresStore {
                 .collect())
         })
     }
+
+    fn feedback_buckets(
+        &self,
+        since_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<FeedbackBucket>, StoreError> {
+        self.with(|client| {
+            let rows = client.query(
+                "SELECT (received_at_ms / $2) * $2 AS start, model_name, model_version, \
+                 COUNT(*) FILTER (WHERE verdict = 'validation'), \
+                 COUNT(*) FILTER (WHERE verdict = 'rejection') FROM feedback \
+                 WHERE received_at_ms >= $1 GROUP BY start, model_name, model_version \
+                 ORDER BY start, model_name, model_version",
+                &[&since_ms, &bucket_ms.max(1)],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|row| FeedbackBucket {
+                    start_ms: row.get(0),
+                    model: ModelId {
+                        name: row.get(1),
+                        version: row.get(2),
+                    },
+                    validations: u64::try_from(row.get::<_, i64>(3)).unwrap_or(0),
+                    rejections: u64::try_from(row.get::<_, i64>(4)).unwrap_or(0),
+                })
+                .collect())
+        })
+    }
+
+    fn newest(&self, verdict: Verdict, limit: usize) -> Result<Vec<Stored>, StoreError> {
+        self.with(|client| {
+            read_rows(client.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM feedback WHERE verdict = $1 ORDER BY row DESC LIMIT $2"
+                ),
+                &[&verdict.as_str(), &to_i64(limit as u64)],
+            )?)
+        })
+    }
+
+    fn record_radar(&self, report: &RadarReport, now_ms: i64) -> Result<u64, StoreError> {
+        self.with(|client| {
+            let mut transaction = client.transaction()?;
+            let mut new_suspicions = 0;
+            for window in &report.windows {
+                let suspicion = suspicion_json(window);
+                // `xmax = 0`: inserted, not updated; `flagged_before`: the row had a suspicion.
+                let row = transaction.query_one(
+                    "WITH before AS (SELECT suspicion IS NOT NULL AS flagged FROM radar_window \
+                         WHERE source = $1 AND start_ms = $2 FOR UPDATE) \
+                     INSERT INTO radar_window (source, start_ms, window_secs, tweets, negatives, \
+                         suspicion, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (source, start_ms) DO UPDATE SET window_secs = excluded.window_secs, \
+                         tweets = excluded.tweets, negatives = excluded.negatives, \
+                         suspicion = COALESCE(radar_window.suspicion, excluded.suspicion) \
+                     RETURNING COALESCE((SELECT flagged FROM before), FALSE)",
+                    &[
+                        &report.source,
+                        &window.start_ms,
+                        &to_i64(report.window_secs),
+                        &to_i64(window.tweets),
+                        &to_i64(window.negatives),
+                        &suspicion,
+                        &now_ms,
+                    ],
+                )?;
+                let flagged_before: bool = row.get(0);
+                if suspicion.is_some() && !flagged_before {
+                    new_suspicions += 1;
+                }
+            }
+            transaction.commit()?;
+            Ok(new_suspicions)
+        })
+    }
+
+    fn radar_since(&self, since_ms: i64) -> Result<Vec<StoredRadarWindow>, StoreError> {
+        self.with(|client| {
+            let rows = client.query(
+                &format!(
+                    "SELECT row, {RADAR_COLUMNS} FROM radar_window WHERE start_ms >= $1 \
+                     ORDER BY start_ms, source"
+                ),
+                &[&since_ms],
+            )?;
+            rows.iter().map(read_radar_row).collect()
+        })
+    }
+
+    fn unexported_suspicions(&self, limit: usize) -> Result<Vec<PendingSuspicion>, StoreError> {
+        let now = now_ms();
+        let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
+        self.with(|client| {
+            let rows = client.query(
+                &format!(
+                    "UPDATE radar_window SET claimed_by = $1, claimed_until_ms = $2 + $3 \
+                     WHERE row IN (SELECT row FROM radar_window \
+                         WHERE suspicion IS NOT NULL AND exported_at_ms IS NULL \
+                         AND (claimed_until_ms IS NULL OR claimed_until_ms < $2 OR claimed_by = $1) \
+                         ORDER BY row LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                     RETURNING row, {RADAR_COLUMNS}, received_at_ms"
+                ),
+                &[&self.replica, &now, &lease_ms, &to_i64(limit as u64)],
+            )?;
+            let mut pending = rows
+                .iter()
+                .map(|row| {
+                    Ok(PendingSuspicion {
+                        row: row.get(0),
+                        received_at_ms: row.get(7),
+                        window: read_radar_row(row)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            pending.sort_by_key(|suspicion| suspicion.row);
+            Ok(pending)
+        })
+    }
+
+    fn mark_suspicions_exported(&self, rows: &[i64], now_ms: i64) -> Result<(), StoreError> {
+        self.with(|client| {
+            client.execute(
+                "UPDATE radar_window SET exported_at_ms = $1, claimed_by = NULL, \
+                 claimed_until_ms = NULL WHERE row = ANY($2)",
+                &[&now_ms, &rows],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// `row, RADAR_COLUMNS, ...`
+fn read_radar_row(row: &Row) -> Result<StoredRadarWindow, StoreError> {
+    radar_window(
+        row.get(0),
+        row.get(1),
+        row.get(2),
+        [row.get(3), row.get(4), row.get(5)],
+        row.get(6),
+    )
 }
 
 #[cfg(test)]

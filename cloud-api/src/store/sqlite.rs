@@ -7,7 +7,12 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
-use super::{AlertRecord, Backend, COLUMNS, Columns, Inserted, StoreError, Stored};
+use moodwing_protocol::{FeedbackBucket, ModelId, RadarReport, StoredRadarWindow};
+
+use super::{
+    AlertRecord, Backend, COLUMNS, Columns, Inserted, PendingSuspicion, RADAR_COLUMNS, StoreError,
+    Stored, radar_window, suspicion_json, to_i64,
+};
 use crate::feedback::{Feedback, Label, Verdict};
 
 pub struct SqliteStore {
@@ -41,6 +46,19 @@ CREATE TABLE IF NOT EXISTS alert (
     rejections INTEGER NOT NULL,
     window_secs INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS radar_window (
+    row INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    window_secs INTEGER NOT NULL,
+    tweets INTEGER NOT NULL,
+    negatives INTEGER NOT NULL,
+    suspicion TEXT,
+    received_at_ms INTEGER NOT NULL,
+    exported_at_ms INTEGER,
+    UNIQUE (source, start_ms)
+);
+CREATE INDEX IF NOT EXISTS radar_window_start ON radar_window (start_ms);
 ";
 
 /// Columns added since the first release, added to an older store when it is opened.
@@ -208,7 +226,8 @@ impl Backend for SqliteStore {
 
     fn unexported_count(&self) -> Result<u64, StoreError> {
         let count: i64 = self.lock()?.query_row(
-            "SELECT COUNT(*) FROM feedback WHERE exported_at_ms IS NULL",
+            "SELECT (SELECT COUNT(*) FROM feedback WHERE exported_at_ms IS NULL) + \
+             (SELECT COUNT(*) FROM radar_window WHERE suspicion IS NOT NULL AND exported_at_ms IS NULL)",
             [],
             |row| row.get(0),
         )?;
@@ -246,6 +265,136 @@ impl Backend for SqliteStore {
         })?;
         Ok(alerts.collect::<Result<_, _>>()?)
     }
+
+    fn feedback_buckets(
+        &self,
+        since_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<FeedbackBucket>, StoreError> {
+        let connection = self.lock()?;
+        let mut statement = connection.prepare(
+            "SELECT (received_at_ms / ?2) * ?2 AS start, model_name, model_version, \
+             SUM(verdict = 'validation'), SUM(verdict = 'rejection') FROM feedback \
+             WHERE received_at_ms >= ?1 GROUP BY start, model_name, model_version \
+             ORDER BY start, model_name, model_version",
+        )?;
+        let buckets = statement.query_map(params![since_ms, bucket_ms.max(1)], |row| {
+            Ok(FeedbackBucket {
+                start_ms: row.get(0)?,
+                model: ModelId {
+                    name: row.get(1)?,
+                    version: row.get(2)?,
+                },
+                validations: u64::try_from(row.get::<_, i64>(3)?).unwrap_or(0),
+                rejections: u64::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
+            })
+        })?;
+        Ok(buckets.collect::<Result<_, _>>()?)
+    }
+
+    fn newest(&self, verdict: Verdict, limit: usize) -> Result<Vec<Stored>, StoreError> {
+        self.select(
+            &format!(
+                "SELECT {COLUMNS} FROM feedback WHERE verdict = ?1 ORDER BY row DESC LIMIT ?2"
+            ),
+            params![verdict.as_str(), to_i64(limit as u64)],
+        )
+    }
+
+    fn record_radar(&self, report: &RadarReport, now_ms: i64) -> Result<u64, StoreError> {
+        let mut connection = self.lock()?;
+        let transaction = connection.transaction()?;
+        let mut new_suspicions = 0;
+        for window in &report.windows {
+            let suspicion = suspicion_json(window);
+            let was_flagged: Option<bool> = transaction
+                .query_row(
+                    "SELECT suspicion IS NOT NULL FROM radar_window WHERE source = ?1 AND start_ms = ?2",
+                    params![report.source, window.start_ms],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if suspicion.is_some() && was_flagged != Some(true) {
+                new_suspicions += 1;
+            }
+            transaction.execute(
+                "INSERT INTO radar_window (source, start_ms, window_secs, tweets, negatives, \
+                 suspicion, received_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (source, start_ms) DO UPDATE SET window_secs = excluded.window_secs, \
+                 tweets = excluded.tweets, negatives = excluded.negatives, \
+                 suspicion = COALESCE(radar_window.suspicion, excluded.suspicion)",
+                params![
+                    report.source,
+                    window.start_ms,
+                    to_i64(report.window_secs),
+                    to_i64(window.tweets),
+                    to_i64(window.negatives),
+                    suspicion,
+                    now_ms
+                ],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(new_suspicions)
+    }
+
+    fn radar_since(&self, since_ms: i64) -> Result<Vec<StoredRadarWindow>, StoreError> {
+        let connection = self.lock()?;
+        let mut statement = connection.prepare(&format!(
+            "SELECT row, {RADAR_COLUMNS} FROM radar_window WHERE start_ms >= ?1 \
+             ORDER BY start_ms, source"
+        ))?;
+        let rows = statement.query_map([since_ms], read_radar_row)?;
+        rows.map(|row| row?.map(|(_, _, window)| window))
+            .collect::<Result<_, _>>()
+    }
+
+    fn unexported_suspicions(&self, limit: usize) -> Result<Vec<PendingSuspicion>, StoreError> {
+        let connection = self.lock()?;
+        let mut statement = connection.prepare(&format!(
+            "SELECT row, {RADAR_COLUMNS}, received_at_ms FROM radar_window \
+             WHERE suspicion IS NOT NULL AND exported_at_ms IS NULL ORDER BY row LIMIT ?1"
+        ))?;
+        let rows = statement.query_map([to_i64(limit as u64)], read_radar_row)?;
+        rows.map(|row| {
+            row?.map(|(row, received_at_ms, window)| PendingSuspicion {
+                row,
+                received_at_ms,
+                window,
+            })
+        })
+        .collect::<Result<_, _>>()
+    }
+
+    fn mark_suspicions_exported(&self, rows: &[i64], now_ms: i64) -> Result<(), StoreError> {
+        let mut connection = self.lock()?;
+        let transaction = connection.transaction()?;
+        for row in rows {
+            transaction.execute(
+                "UPDATE radar_window SET exported_at_ms = ?1 WHERE row = ?2",
+                params![now_ms, row],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+}
+
+/// `row, RADAR_COLUMNS[, received_at_ms]` (0 when not selected).
+#[allow(clippy::type_complexity)]
+fn read_radar_row(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<(i64, i64, StoredRadarWindow), StoreError>> {
+    let id: i64 = row.get(0)?;
+    let received_at_ms = row.get::<_, i64>(7).unwrap_or(0);
+    Ok(radar_window(
+        id,
+        row.get(1)?,
+        row.get(2)?,
+        [row.get(3)?, row.get(4)?, row.get(5)?],
+        row.get(6)?,
+    )
+    .map(|window| (id, received_at_ms, window)))
 }
 
 fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Columns> {
