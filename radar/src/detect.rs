@@ -27,6 +27,16 @@ impl Default for Rule {
     }
 }
 
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "z >= {} over the {} windows before (at least {}), >= {} negatives",
+            self.z, self.baseline, self.min_history, self.min_negatives
+        )
+    }
+}
+
 /// A flagged window and by how much it stood out.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Suspicion {

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use moodwing_edge_model::{Bundle, Classifier};
-use moodwing_radar::{Rule, detect, read_tweets, score_all, windows};
+use moodwing_radar::{Rule, detect, read_tweets, report, score_all, send, windows};
 
 #[derive(Parser)]
 #[command(name = "moodwing", about = "Moodwing's command-line tools")]
@@ -51,6 +51,14 @@ struct RadarArgs {
     /// Scoring threads (default: every core)
     #[arg(long)]
     threads: Option<usize>,
+    /// Send the windows and suspicions to this cloud API (e.g. `http://127.0.0.1:8081/api`) with
+    /// the operator token from `MOODWING_OPERATOR_TOKEN`: the monitor page shows them, and each new
+    /// suspicion becomes a `bad_buzz_suspected` event in Application Insights
+    #[arg(long)]
+    report_to: Option<String>,
+    /// The stream's name in the report
+    #[arg(long, default_value = "tweets")]
+    source: String,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -60,6 +68,15 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn radar(args: RadarArgs) -> anyhow::Result<()> {
+    // Checked before the scoring, not after it.
+    let report_to = match &args.report_to {
+        None => None,
+        Some(api) => {
+            let token = std::env::var("MOODWING_OPERATOR_TOKEN")
+                .context("--report-to needs the operator token in MOODWING_OPERATOR_TOKEN")?;
+            Some((api.clone(), token))
+        }
+    };
     let tweets = match args.input.as_deref() {
         None => read_tweets(std::io::stdin().lock()),
         Some(path) if path.as_os_str() == "-" => read_tweets(std::io::stdin().lock()),
@@ -120,8 +137,8 @@ fn radar(args: RadarArgs) -> anyhow::Result<()> {
         );
         if let Some(suspicion) = suspicions.iter().find(|s| s.window == index) {
             println!(
-                "  BAD BUZZ SUSPECTED: negative volume z = {:.1}, share z = {:.1} (rule: z >= {}, >= {} negatives)",
-                suspicion.z_volume, suspicion.z_share, rule.z, rule.min_negatives
+                "  BAD BUZZ SUSPECTED: negative volume z = {:.1}, share z = {:.1} (rule: {rule})",
+                suspicion.z_volume, suspicion.z_share
             );
             for (score, id, text) in &window.most_negative {
                 println!("    {score:.3}  {id}  {}", text.replace('\n', " "));
@@ -137,5 +154,14 @@ fn radar(args: RadarArgs) -> anyhow::Result<()> {
         args.window_minutes,
         suspicions.len()
     );
+    if let Some((api, token)) = report_to {
+        let window_secs = u64::try_from(args.window_minutes * 60).context("--window-minutes")?;
+        let report = report(&args.source, window_secs, &windows, &suspicions, &rule);
+        let receipt = send(&report, &api, &token)?;
+        eprintln!(
+            "reported to {api}: {} windows, {} new suspicions",
+            receipt.windows, receipt.new_suspicions
+        );
+    }
     Ok(())
 }

@@ -1,8 +1,12 @@
 //! The radar binary on a replay of real tweets (the served bundle's golden tweets, scored by the
 //! model for real) at a steady pace, with and without a planted burst of negative tweets.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
+
+use moodwing_protocol::RadarReport;
 
 use serde_json::{Value, json};
 
@@ -53,6 +57,10 @@ fn replay(burst: bool) -> String {
 
 /// The radar's report on `tweets`: the window lines, each followed by its flag if any.
 fn radar(tweets: &str, name: &str) -> String {
+    radar_with(tweets, name, &[], &[])
+}
+
+fn radar_with(tweets: &str, name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     let file = std::env::temp_dir().join(format!(
         "moodwing-radar-{name}-{}.ndjson",
         std::process::id()
@@ -60,6 +68,8 @@ fn radar(tweets: &str, name: &str) -> String {
     std::fs::write(&file, tweets).expect("the replay file");
     let output = Command::new(env!("CARGO_BIN_EXE_moodwing"))
         .args(["radar", file.to_str().expect("a UTF-8 path")])
+        .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("the radar runs");
     let _ = std::fs::remove_file(&file);
@@ -102,4 +112,104 @@ fn the_same_stream_without_the_burst_flags_nothing() {
     let report = radar(&replay(false), "calm");
     assert_eq!(flagged(&report), Vec::<String>::new(), "{report}");
     assert_eq!(report.lines().count(), 12, "one line a window: {report}");
+}
+
+/// One HTTP request, answered 201 with `answer`: what the radar sent, as (request head, body).
+fn receive_one(
+    listener: TcpListener,
+    answer: &'static str,
+) -> std::thread::JoinHandle<(String, String)> {
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("the radar connects");
+        let mut reader = BufReader::new(stream.try_clone().expect("the stream"));
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("a header line");
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse().expect("a length"))
+            })
+            .expect("a content-length");
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).expect("the body");
+        let mut stream = stream;
+        write!(
+            stream,
+            "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+            answer.len()
+        )
+        .expect("the answer");
+        (head, String::from_utf8(body).expect("UTF-8"))
+    })
+}
+
+#[test]
+fn the_windows_and_the_suspicion_are_reported_with_the_operator_token() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let api = format!("http://{}/api", listener.local_addr().expect("its address"));
+    let received = receive_one(listener, r#"{"windows": 12, "new_suspicions": 1}"#);
+    radar_with(
+        &replay(true),
+        "report",
+        &["--report-to", &api, "--source", "replay"],
+        &[(
+            "MOODWING_OPERATOR_TOKEN",
+            "the operator token of this test, 32+ chars",
+        )],
+    );
+    let (head, body) = received.join().expect("the receiver");
+    assert!(
+        head.starts_with("POST /api/radar/reports HTTP/1.1"),
+        "{head}"
+    );
+    assert!(
+        head.lines().any(|l| l.eq_ignore_ascii_case(
+            "authorization: Bearer the operator token of this test, 32+ chars"
+        )),
+        "{head}"
+    );
+    let report: RadarReport = serde_json::from_str(&body).expect("a radar report");
+    assert_eq!(
+        (
+            report.source.as_str(),
+            report.window_secs,
+            report.windows.len()
+        ),
+        ("replay", 900, 12)
+    );
+    let flagged: Vec<usize> = report
+        .windows
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.suspicion.is_some())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(flagged, [BURST_WINDOW as usize]);
+    let suspicion = report.windows[BURST_WINDOW as usize]
+        .suspicion
+        .as_ref()
+        .expect("flagged");
+    assert_eq!(suspicion.most_negative.len(), 3);
+    assert!(suspicion.most_negative.iter().all(|t| t.score < 0.5));
+    assert!(suspicion.rule.starts_with("z >= 4"), "{}", suspicion.rule);
+}
+
+#[test]
+fn reporting_without_the_operator_token_fails_before_scoring() {
+    let output = Command::new(env!("CARGO_BIN_EXE_moodwing"))
+        .args(["radar", "--report-to", "http://127.0.0.1:9/api", "-"])
+        .env_remove("MOODWING_OPERATOR_TOKEN")
+        .output()
+        .expect("the radar runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("MOODWING_OPERATOR_TOKEN"));
 }
