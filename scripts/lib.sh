@@ -41,9 +41,9 @@ WASMTIME="$TOOLS/bin/wasmtime"
 WAC="$TOOLS/bin/wac"
 export WASMTIME
 
-# The signing key of local runs and tests: a fresh one per run, never a default (a production key
-# is a Spin variable and a Container App secret, see README).
-local_signing_key() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
+# The signing key and operator token of local runs and tests: fresh ones per run, never a default
+# (production's are a Spin variable and Container App secrets, see README).
+random_secret() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
 
 rust_tools() { # the wasm target, wasmtime (the WebAssembly host) and wac (composes components), built once into the tools cache
   rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2

@@ -14,14 +14,16 @@ FEEDBACK_ADDR="${MOODWING_CLOUD_API_ADDR:-127.0.0.1:8081}"
 
 stage "tools" rust_tools
 stage "build components" ./scripts/build-components.sh lstm bert
-stage "build cloud-api" cargo build --release --locked -p moodwing-cloud-api
+stage "build cloud-api and radar" cargo build --release --locked -p moodwing-cloud-api -p moodwing-radar
 stage "web tools" web_tools
 stage "build web-ui" build_web_ui
 
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
-# Predictions are signed and feedback is checked as in production, with a key made for this run.
-signing_key="$(local_signing_key)"
+# Predictions are signed and feedback is checked as in production, with a key made for this run;
+# the operator token (export, monitor page, radar reports) is made for this run too.
+signing_key="$(random_secret)"
+operator_token="${MOODWING_OPERATOR_TOKEN:-$(random_secret)}"
 serve() { # the component as Spin runs it: a fresh instance per request, its signing_key variable set
   "$WASMTIME" serve --addr "127.0.0.1:$1" --max-instance-reuse-count 1 -S cli=y \
     -S config -S "config-var=signing_key=$signing_key" "target/components/local/sentiment-$2.wasm"
@@ -29,14 +31,15 @@ serve() { # the component as Spin runs it: a fresh instance per request, its sig
 serve "$LSTM_PORT" lstm & pids+=($!)
 serve "$BERT_PORT" bert & pids+=($!)
 mkdir -p "$MOODWING_CACHE"
-MOODWING_SIGNING_KEY="$signing_key" MOODWING_CLOUD_API_ADDR="$FEEDBACK_ADDR" \
+MOODWING_SIGNING_KEY="$signing_key" MOODWING_OPERATOR_TOKEN="$operator_token" \
+  MOODWING_CLOUD_API_ADDR="$FEEDBACK_ADDR" \
   MOODWING_ALLOWED_ORIGINS="${MOODWING_ALLOWED_ORIGINS:-http://127.0.0.1:$WEB_PORT,http://localhost:$WEB_PORT}" \
   MOODWING_FEEDBACK_DB="${MOODWING_FEEDBACK_DB:-$MOODWING_CACHE/feedback.sqlite}" \
   target/release/moodwing-cloud-api & pids+=($!)
 # The page reads its API addresses from config.json beside it.
 printf '{"predict_api": "http://127.0.0.1:%s/api", "feedback_api": "http://%s/api"}\n' \
   "$LSTM_PORT" "$FEEDBACK_ADDR" > web-ui/dist/config.json
-python3 -m http.server --bind 127.0.0.1 --directory web-ui/dist "$WEB_PORT" >/dev/null 2>&1 & pids+=($!)
+python3 scripts/serve_spa.py web-ui/dist "$WEB_PORT" & pids+=($!)
 
 cat <<INFO
 
@@ -45,9 +48,11 @@ Moodwing is running. Open http://127.0.0.1:$WEB_PORT in a browser.
   advanced custom model  http://127.0.0.1:$LSTM_PORT/api/predict       (model: GET /api/model)
   BERT-family model      http://127.0.0.1:$BERT_PORT/api/bert/predict  (model: GET /api/bert/model)
   feedback API           http://$FEEDBACK_ADDR/api/feedback  (stats: GET /api/feedback/stats)
+  monitor page           http://127.0.0.1:$WEB_PORT/monitor  (operator token: $operator_token)
 
 Try:
   curl -s -H 'content-type: application/json' -d '{"text": "@united lost my bag again"}' http://127.0.0.1:$LSTM_PORT/api/predict
+  MOODWING_OPERATOR_TOKEN=$operator_token target/release/moodwing radar tweets.ndjson --report-to http://$FEEDBACK_ADDR/api
 
 Ctrl-C stops them all.
 INFO

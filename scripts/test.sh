@@ -7,8 +7,8 @@ export MLFLOW_DISABLE_TELEMETRY=true HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 native=(--workspace --exclude moodwing-edge-component --exclude moodwing-config-bridge)
 
 stage "python: install" python_env
-stage "python: ruff" "$VENV/bin/ruff" check training bench infra docs
-stage "python: ruff format" "$VENV/bin/ruff" format --check training bench infra docs
+stage "python: ruff" "$VENV/bin/ruff" check training bench infra docs scripts
+stage "python: ruff format" "$VENV/bin/ruff" format --check training bench infra docs scripts
 stage "python: pytest" "$VENV/bin/python" -m pytest training/tests -q
 stage "docs: check" check_docs
 

@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Api, Receiver, free_port, temp_dir};
+use common::{Api, Receiver, free_port, post_radar_report, radar_report, temp_dir};
 use moodwing_edge_host_tests::{Served, workspace_root};
 use serde_json::{Value, json};
 
-/// `python3 -m http.server` over a copy of the built SPA, with a `config.json` for this run.
+/// `scripts/serve_spa.py` (a static server that answers `/monitor` with the page, as the hosts do)
+/// over a copy of the built SPA, with a `config.json` for this run.
 struct StaticSite {
     child: std::process::Child,
     url: String,
@@ -36,14 +37,9 @@ impl StaticSite {
         }
         std::fs::write(site.join("config.json"), config.to_string()).unwrap();
         let child = Command::new("python3")
-            .args([
-                "-m",
-                "http.server",
-                "--bind",
-                "127.0.0.1",
-                &port.to_string(),
-            ])
-            .current_dir(&site)
+            .arg(workspace_root().join("scripts/serve_spa.py"))
+            .arg(&site)
+            .arg(port.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -65,6 +61,8 @@ impl Drop for StaticSite {
     }
 }
 
+const OPERATOR_TOKEN: &str = "the operator token of the browser test, 32+ chars";
+
 fn screenshots_dir() -> PathBuf {
     std::env::var_os("MOODWING_SCREENSHOTS")
         .map(PathBuf::from)
@@ -80,17 +78,26 @@ async fn a_rejection_typed_in_the_browser_reaches_the_store_and_app_insights() {
     // The API allows the page's origin (CORS), so the page's port is chosen first.
     let site_port = free_port();
     let origin = format!("http://127.0.0.1:{site_port}");
-    let api = Api::start_for_origin(&dir.join("feedback.sqlite"), Some(&receiver), &origin).await;
+    let settings = [("MOODWING_OPERATOR_TOKEN", OPERATOR_TOKEN)];
+    let api = Api::start_with(
+        &dir.join("feedback.sqlite"),
+        Some(&receiver),
+        &origin,
+        &settings,
+    )
+    .await;
     let feedback_api = format!("{}/api", api.base);
     let config =
         json!({"predict_api": format!("{}/api", component.base_url), "feedback_api": feedback_api});
     let site = StaticSite::start(site_port, &root.join("web-ui/dist"), &dir, &config);
 
     let shots = screenshots_dir();
+    let (journey_url, site_url, monitor_shots) =
+        (site.url.clone(), site.url.clone(), shots.clone());
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(root.join("web-ui/e2e/spa.mjs"))
-            .args([&site.url, &feedback_api])
+            .args([&journey_url, &feedback_api])
             .arg(&shots)
             .stderr(Stdio::inherit())
             .output()
@@ -182,4 +189,66 @@ async fn a_rejection_typed_in_the_browser_reaches_the_store_and_app_insights() {
         predicted["label"]
     );
     assert_eq!(events[0]["properties"]["model_version"], model["version"]);
+
+    // The monitor page, as the operator opens it: the token, then the charts, the rejection typed
+    // above and the radar's suspicion (reported over HTTP as `moodwing radar --report-to` does).
+    let report = radar_report("air-paradis-mentions", 24, true);
+    assert_eq!(
+        post_radar_report(&api, &report, Some(OPERATOR_TOKEN))
+            .await
+            .0,
+        201
+    );
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(workspace_root().join("web-ui/e2e/monitor.mjs"))
+            .args([&format!("{site_url}/monitor"), OPERATOR_TOKEN])
+            .arg(&monitor_shots)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("node starts")
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "the monitor journey failed (see above)"
+    );
+    let monitor: Value = serde_json::from_slice(&output.stdout).expect("the monitor's JSON line");
+    assert_eq!(monitor["rejections"], "1", "{monitor}");
+    assert_eq!(
+        monitor["series"],
+        json!([format!(
+            "{} v{}",
+            model["name"].as_str().unwrap(),
+            model["version"].as_str().unwrap()
+        )])
+    );
+    assert!(
+        monitor["recent"].as_str().unwrap().contains(rejected_text),
+        "{monitor}"
+    );
+    assert!(
+        monitor["recent"]
+            .as_str()
+            .unwrap()
+            .contains("Lost luggage is never good news."),
+        "{monitor}"
+    );
+    assert_eq!(monitor["radar_windows"], 24, "{monitor}");
+    assert_eq!(monitor["flagged_windows"], 1, "{monitor}");
+    assert!(
+        monitor["suspicions"]
+            .as_str()
+            .unwrap()
+            .contains("stuck on the tarmac"),
+        "{monitor}"
+    );
+    assert!(
+        monitor["backlog"]
+            .as_str()
+            .unwrap()
+            .starts_with("0 waiting"),
+        "{monitor}"
+    );
 }

@@ -5,24 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Api, Db, Receiver, client, fresh_postgres, now_ms, rejection, temp_dir};
+use common::{
+    Api, Db, Receiver, client, fresh_postgres, post_radar_report, radar_report, rejection, temp_dir,
+};
 use moodwing_protocol::{MonitorSnapshot, RadarReceipt};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "an operator token for the monitor tests, 32+ chars";
-
-async fn post_report(api: &Api, report: &Value, token: Option<&str>) -> (u16, Value) {
-    let mut request = client()
-        .post(format!("{}/api/radar/reports", api.base))
-        .header("content-type", "application/json")
-        .body(report.to_string());
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 async fn monitor(api: &Api, query: &str, token: Option<&str>) -> (u16, Value) {
     let mut request = client().get(format!("{}/api/monitor{query}", api.base));
@@ -34,25 +23,8 @@ async fn monitor(api: &Api, query: &str, token: Option<&str>) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// Four quiet 15-minute windows of the last hour, then a flagged one.
 fn report(flag_last: bool) -> Value {
-    let quarter = 15 * 60_000;
-    let first = (now_ms() - 3_600_000) / quarter * quarter;
-    let windows: Vec<Value> = (0..5)
-        .map(|i| {
-            let mut window = json!({"start_ms": first + i * quarter, "tweets": 100, "negatives": 20});
-            if i == 4 && flag_last {
-                window["negatives"] = json!(80);
-                window["suspicion"] = json!({
-                    "z_volume": 12.4, "z_share": 9.1,
-                    "rule": "z >= 4 over 8 windows, >= 10 negatives",
-                    "most_negative": [{"id": "t1", "text": "@AirParadis stuck on the tarmac for 3 hours", "score": 0.01}],
-                });
-            }
-            window
-        })
-        .collect();
-    json!({"source": "air-paradis-mentions", "window_secs": 900, "windows": windows})
+    radar_report("air-paradis-mentions", 5, flag_last)
 }
 
 async fn the_operator_sees_feedback_alerts_and_the_radar(db: Db) {
@@ -63,9 +35,9 @@ async fn the_operator_sees_feedback_alerts_and_the_radar(db: Db) {
 
     // Operators only.
     assert_eq!(monitor(&api, "", None).await.0, 401);
-    assert_eq!(post_report(&api, &report(true), None).await.0, 401);
+    assert_eq!(post_radar_report(&api, &report(true), None).await.0, 401);
     assert_eq!(
-        post_report(
+        post_radar_report(
             &api,
             &report(true),
             Some("a wrong token, though long enough")
@@ -84,11 +56,11 @@ async fn the_operator_sees_feedback_alerts_and_the_radar(db: Db) {
     }
 
     // The radar reports twice (a rerun over the same stream): one suspicion, one event.
-    let (status, receipt) = post_report(&api, &report(true), Some(TOKEN)).await;
+    let (status, receipt) = post_radar_report(&api, &report(true), Some(TOKEN)).await;
     assert_eq!(status, 201, "{receipt}");
     let receipt: RadarReceipt = serde_json::from_value(receipt).unwrap();
     assert_eq!((receipt.windows, receipt.new_suspicions), (5, 1));
-    let (_, again) = post_report(&api, &report(false), Some(TOKEN)).await;
+    let (_, again) = post_radar_report(&api, &report(true), Some(TOKEN)).await;
     assert_eq!(again["new_suspicions"], 0, "a kept suspicion is not new");
 
     let events = receiver.wait_for_events(4, Duration::from_secs(30)).await;
@@ -102,7 +74,7 @@ async fn the_operator_sees_feedback_alerts_and_the_radar(db: Db) {
     assert_eq!(properties["negatives"], "80");
     assert_eq!(
         properties["most_negative_1"],
-        "@AirParadis stuck on the tarmac for 3 hours"
+        "@AirParadis stuck on the tarmac for 3 hours, no water, no news"
     );
 
     let (status, body) = monitor(&api, "?hours=2&bucket_minutes=5&recent=2", Some(TOKEN)).await;
@@ -139,7 +111,7 @@ async fn the_operator_sees_feedback_alerts_and_the_radar(db: Db) {
         ),
         (json!({"source": "x"}), "bad_json"),
     ] {
-        let (status, answer) = post_report(&api, &body, Some(TOKEN)).await;
+        let (status, answer) = post_radar_report(&api, &body, Some(TOKEN)).await;
         assert!(status >= 400, "{body}");
         assert_eq!(answer["error"]["code"], code, "{body}");
     }

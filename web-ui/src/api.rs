@@ -5,7 +5,7 @@ use std::future::Future;
 use futures::future::{Either, select};
 use gloo_net::http::{Request, Response};
 use moodwing_protocol::{ErrorBody, PredictRequest, Verdict};
-pub use moodwing_protocol::{Feedback, Prediction, Receipt};
+pub use moodwing_protocol::{Feedback, MonitorSnapshot, Prediction, Receipt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -99,10 +99,34 @@ pub async fn send_feedback(config: &Config, feedback: &Feedback) -> Result<Recei
     .await
 }
 
-/// `config.json`, from beside the page; never from the browser's cache, so a redeployment that
-/// moved an API is seen at the next load.
+/// Everything the monitor page shows, for the last `hours` in buckets of `bucket_minutes`; the
+/// operator's token opens it.
+pub async fn monitor(
+    config: &Config,
+    token: &str,
+    hours: u32,
+    bucket_minutes: u32,
+) -> Result<MonitorSnapshot, ApiFailure> {
+    let service = "feedback service";
+    let url = format!(
+        "{}/monitor?hours={hours}&bucket_minutes={bucket_minutes}&recent=20",
+        config.feedback_api
+    );
+    let request = Request::get(&url).header("Authorization", &format!("Bearer {token}"));
+    let response = with_timeout(service, async {
+        request
+            .send()
+            .await
+            .map_err(|_| ApiFailure::Unreachable { service })
+    })
+    .await?;
+    read(service, response).await
+}
+
+/// `/config.json`, from the site's root (the page may be `/monitor`); never from the browser's
+/// cache, so a redeployment that moved an API is seen at the next load.
 pub async fn load_config() -> Result<Config, String> {
-    let response = Request::get("config.json")
+    let response = Request::get("/config.json")
         .cache(web_sys::RequestCache::NoStore)
         .send()
         .await

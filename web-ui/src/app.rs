@@ -5,6 +5,7 @@ use yew::prelude::*;
 
 use crate::api::{self, Feedback, Prediction};
 use crate::config::Config;
+use crate::monitor::Monitor;
 use crate::tweet::{TWEET_LIMIT, char_count, confidence_percent, confidence_text, problem};
 use moodwing_protocol::{Label, Verdict};
 
@@ -57,8 +58,16 @@ pub fn app() -> Html {
         Some(Err(error)) => html! {
             <main class="page"><p class="error" role="alert">{ format!("The page is misconfigured: {error}") }</p></main>
         },
+        Some(Ok(config)) if on_monitor_page() => html! { <Monitor config={config.clone()} /> },
         Some(Ok(config)) => html! { <Predictor config={config.clone()} /> },
     }
+}
+
+/// `/monitor` (the host serves the page for it: `staticwebapp.config.json`, `scripts/serve_spa.py`).
+fn on_monitor_page() -> bool {
+    web_sys::window()
+        .and_then(|window| window.location().pathname().ok())
+        .is_some_and(|path| path.trim_end_matches('/').ends_with("/monitor"))
 }
 
 /// Where a prediction's answer goes: the state handles it updates.

@@ -3,9 +3,13 @@
 //! - [`config`]: where the two APIs are, read at start from `config.json` beside the page
 //! - [`api`]: the calls to the prediction API and the feedback API, with timeouts and clear errors
 //! - [`tweet`]: the rules of the tweet box and the result (pure functions, tested natively)
-//! - [`app`]: the yew components
+//! - [`app`]: the yew components of the prediction page, and which page to show
+//! - [`monitor`]: the monitor page (`/monitor`), for the operator
+//! - [`chart`]: the monitor's charts as numbers (pure functions, tested natively)
 
 pub mod api;
 pub mod app;
+pub mod chart;
 pub mod config;
+pub mod monitor;
 pub mod tweet;

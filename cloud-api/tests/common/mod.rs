@@ -611,3 +611,44 @@ pub async fn wait_until_exported(api: &Api, within: Duration) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A radar report on `source`: `windows` 15-minute windows ending with the last complete one, steady
+/// counts (100-odd tweets, 20-odd negatives), and the last one flagged with 80 negatives when
+/// `flag_last`.
+pub fn radar_report(source: &str, windows: i64, flag_last: bool) -> Value {
+    let quarter = 15 * 60_000;
+    let first = (now_ms() / quarter - windows) * quarter;
+    let windows: Vec<Value> = (0..windows)
+        .map(|i| {
+            let (tweets, negatives) = (100 + i * 37 % 23, 20 + i * 13 % 7);
+            let mut window = json!({"start_ms": first + i * quarter, "tweets": tweets, "negatives": negatives});
+            if flag_last && i == windows - 1 {
+                window["negatives"] = json!(80);
+                window["suspicion"] = json!({
+                    "z_volume": 12.4, "z_share": 9.1,
+                    "rule": "z >= 4 over the 8 windows before (at least 3), >= 10 negatives",
+                    "most_negative": [
+                        {"id": "t1", "text": "@AirParadis stuck on the tarmac for 3 hours, no water, no news", "score": 0.01},
+                        {"id": "t2", "text": "@AirParadis flight cancelled and the app still says on time", "score": 0.02},
+                    ],
+                });
+            }
+            window
+        })
+        .collect();
+    json!({"source": source, "window_secs": 900, "windows": windows})
+}
+
+/// `POST /api/radar/reports` with `token` (if any): the status and the JSON answer.
+pub async fn post_radar_report(api: &Api, report: &Value, token: Option<&str>) -> (u16, Value) {
+    let mut request = client()
+        .post(format!("{}/api/radar/reports", api.base))
+        .header("content-type", "application/json")
+        .body(report.to_string());
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
