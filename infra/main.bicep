@@ -122,6 +122,53 @@ resource rejectionAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-previ
   }
 }
 
+// `moodwing radar --report-to` sends each new bad-buzz suspicion through the cloud-api's outbox.
+resource badBuzzAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: '${prefix}-bad-buzz-suspected'
+  location: location
+  properties: {
+    displayName: 'Moodwing: bad buzz suspected by the radar'
+    description: 'The radar flagged a window whose negative tweets jumped above their baseline: read its most negative tweets (customEvents, bad_buzz_suspected) and the workbook.'
+    severity: 1
+    enabled: true
+    scopes: [ appInsights.id ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      allOf: [
+        {
+          query: 'customEvents | where name == "bad_buzz_suspected" | summarize arg_max(timestamp, *) by suspicion_id = tostring(customDimensions.suspicion_id)'
+          timeAggregation: 'Count'
+          operator: 'GreaterThanOrEqual'
+          threshold: 1
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: [ actionGroup.id ]
+    }
+  }
+}
+
+// The cloud twin of the SPA's /monitor page: rejections and rejection rate per model version and
+// hour, the newest rejections, the radar's suspicions (infra/workbook.json).
+resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
+  name: guid(resourceGroup().id, '${prefix}-monitor-workbook')
+  location: location
+  kind: 'shared'
+  properties: {
+    displayName: 'Moodwing monitor'
+    category: 'workbook'
+    sourceId: appInsights.id
+    serializedData: loadTextContent('workbook.json')
+  }
+}
+
 resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
   name: '${prefix}${unique}'
   location: location

@@ -145,7 +145,7 @@ validate_infra() { # infra/main.bicep: checkov's offline checks, then the alert 
   local venv="$TOOLS/checkov"
   # BC_SKIP_MAPPING: no call to the vendor's guidelines API (unreachable here, and not needed)
   BC_SKIP_MAPPING=TRUE "$venv/bin/checkov" -d "$ROOT/infra" --config-file "$ROOT/infra/checkov.yaml" --quiet
-  "$venv/bin/python" "$ROOT/infra/check_alert_rule.py"
+  "$venv/bin/python" "$ROOT/infra/check_monitoring.py"
 }
 
 check_docs() { # the blog (word count, figures from the bundles) and the deck (in sync, opens in LibreOffice)
