@@ -2,7 +2,8 @@
 
 The student learns from the teacher's (calibrated) probabilities on the labelled training tweets
 and on the unlabelled ones (CrowdFlower's neutral tweets, the other TweetEval tasks); where a human
-label exists, the target mixes it with the teacher's: `alpha * teacher + (1 - alpha) * label`.
+label exists, the target mixes it with the teacher's: `alpha * teacher + (1 - alpha) * label`,
+except on the improvement loop's feedback tweets, learnt as people labelled them.
 
 The teacher's probabilities are computed once per teacher version and set of texts, and cached as
 an artifact of the teacher's MLflow run (`soft_labels/<hash>.npy`); the student's run records the
@@ -25,6 +26,7 @@ from .corpus import Corpus
 from .onnx_export import OUTPUT_NAME
 
 DEFAULT_TEACHER = f"moodwing-bert@{tracking.CHAMPION}"
+FEEDBACK_SOURCE = "feedback"  # `Tweet.source` of the improvement loop's tweets
 BATCH = 64
 
 
@@ -90,6 +92,10 @@ def student_targets(corpus: Corpus, teacher: str, alpha: float, workdir: Path) -
     hard = neural.one_hot([t.label for t in labelled])
     targets = soft.astype(np.float64)
     targets[: len(labelled)] = alpha * targets[: len(labelled)] + (1 - alpha) * hard
+    # A person's correction of a prediction is the point of a feedback tweet: the teacher may share
+    # the student's mistake there, so it is learnt as labelled.
+    from_feedback = np.array([t.source == FEEDBACK_SOURCE for t in labelled], dtype=bool)
+    targets[: len(labelled)][from_feedback] = hard[from_feedback]
     agreement = float(np.mean(soft[: len(labelled)].argmax(1) == hard.argmax(1)))
     print(f"teacher agrees with the human label on {agreement:.1%} of the labelled training tweets", flush=True)
     extra = {

@@ -1,12 +1,18 @@
 """MLflow conventions: where runs go, how models are named, and which version is `champion`."""
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
+import numpy as np
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from tokenizers import Tokenizer
+
+from . import tfidf
+from .onnx_export import OnnxClassifier
 
 EXPERIMENT = "moodwing-sentiment"
 CHAMPION = "champion"
@@ -60,3 +66,21 @@ def resolve(name: str, alias: str | None = CHAMPION, version: str | None = None)
     if version is not None:
         return client.get_model_version(name, version)
     return client.get_model_version_by_alias(name, alias or CHAMPION)
+
+
+def load_registered(name: str, version: str, workdir: Path) -> tuple[Callable[[list[str]], np.ndarray], float]:
+    """A registered version as it was registered (sklearn pipeline or fp32 ONNX graph + tokenizer):
+    its P(positive) function and the decision threshold its run chose on validation."""
+    model_version = MlflowClient().get_model_version(name, version)
+    threshold = float(mlflow.get_run(model_version.run_id).data.metrics["threshold"])
+    uri = f"models:/{name}/{version}"
+    if name == registered_name("tfidf"):
+        pipeline = mlflow.sklearn.load_model(uri)
+        return (lambda texts: tfidf.predict(pipeline, texts)), threshold
+    target = workdir / f"{name}-{version}"
+    model_dir = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(target)))
+    tokenizer_path = mlflow.artifacts.download_artifacts(
+        run_id=model_version.run_id, artifact_path="tokenizer/tokenizer.json", dst_path=str(target)
+    )
+    classifier = OnnxClassifier(model_dir / "model.onnx", Tokenizer.from_file(tokenizer_path))
+    return classifier.predict, threshold

@@ -244,6 +244,22 @@ class Options:
     threads: int = 2
     teacher: str | None = distill.DEFAULT_TEACHER  # registered model URI, or None to train on labels only
     embeddings: str = "minilm"
+    # The improvement loop's: tweets people labelled (their `source` is "feedback"), added to the
+    # training tweets `feedback_weight` times, and whether the new version may take `champion`.
+    feedback: tuple[Tweet, ...] = ()
+    feedback_weight: int = 1
+    promote: bool = True
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A trained, evaluated and registered model version."""
+
+    scores: dict[str, float]
+    run_id: str
+    name: str
+    version: str
+    champion: bool
 
 
 def resolve_tweeteval(option: Path | None) -> Path | None:
@@ -256,9 +272,20 @@ def resolve_tweeteval(option: Path | None) -> Path | None:
 
 
 def run(approach: str, options: Options = Options()) -> dict[str, float]:
+    return train_and_register(approach, options).scores
+
+
+def load_training_corpus(options: Options) -> Corpus:
+    """The corpus `train` uses with these options (sampled the same way), before any feedback."""
     corpus = load_corpus(options.sentiment140, resolve_tweeteval(options.tweeteval))
-    if options.sample:
-        corpus = _sample(corpus, options.sample)
+    return _sample(corpus, options.sample) if options.sample else corpus
+
+
+def train_and_register(approach: str, options: Options = Options()) -> Registered:
+    """Train, evaluate, log and register one version; a run inside an active run is nested in it."""
+    corpus = load_training_corpus(options)
+    if options.feedback:
+        corpus.parts["train"] = corpus.parts["train"] + list(options.feedback) * options.feedback_weight
     sizes = {**{k: len(v) for k, v in corpus.reported_sets().items()}, "train": len(corpus.parts["train"])}
     print(
         f"[{approach}] " + ", ".join(f"{k} {v}" for k, v in sizes.items()) + f", unlabelled {len(corpus.unlabelled)}",
@@ -266,7 +293,8 @@ def run(approach: str, options: Options = Options()) -> dict[str, float]:
     )
 
     tracking.configure()
-    with mlflow.start_run(run_name=approach) as active, tempfile.TemporaryDirectory() as tmp:
+    nested = mlflow.active_run() is not None
+    with mlflow.start_run(run_name=approach, nested=nested) as active, tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         sources = ", ".join(s["name"] for s in corpus.manifest["sources"])
         mlflow.set_tags({"approach": approach, "sample": str(options.sample or "full"), "data_sources": sources})
@@ -277,6 +305,8 @@ def run(approach: str, options: Options = Options()) -> dict[str, float]:
                 **{f"data.{k}.count": len(v) for k, v in corpus.reported_sets().items()},
                 "data.train.count": len(corpus.parts["train"]),
                 "data.unlabelled.count": len(corpus.unlabelled),
+                "data.feedback.count": len(options.feedback),
+                "data.feedback.weight": options.feedback_weight,
             }
         )
         trained = (
@@ -292,14 +322,14 @@ def run(approach: str, options: Options = Options()) -> dict[str, float]:
         name = tracking.registered_name(approach)
         info = trained.log_model(name)
         version = mlflow.MlflowClient().get_model_version(name, str(info.registered_model_version))
-        promoted = tracking.promote_if_best(name, version)
+        promoted = options.promote and tracking.promote_if_best(name, version)
         print(
             f"[{approach}] run {active.info.run_id}: registered {name} v{version.version}"
             f"{' (champion)' if promoted else ''}",
             flush=True,
         )
         print(json.dumps(scores, indent=2))
-    return scores
+    return Registered(scores, active.info.run_id, name, str(version.version), promoted)
 
 
 def main(argv: list[str] | None = None) -> None:
