@@ -464,6 +464,103 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn radar_windows_are_replaced_but_a_suspicion_stays_and_is_exported_once() {
+        use moodwing_protocol::{RadarWindow, Suspicion};
+        let report = |negatives: u64, flagged: bool| RadarReport {
+            source: "mentions".into(),
+            window_secs: 900,
+            windows: vec![
+                RadarWindow {
+                    start_ms: 0,
+                    tweets: 100,
+                    negatives: 10,
+                    suspicion: None,
+                },
+                RadarWindow {
+                    start_ms: 900_000,
+                    tweets: 100,
+                    negatives,
+                    suspicion: flagged.then(|| Suspicion {
+                        z_volume: 9.0,
+                        z_share: 7.0,
+                        rule: "z >= 4".into(),
+                        most_negative: Vec::new(),
+                    }),
+                },
+            ],
+        };
+        for (backend, store) in stores() {
+            assert_eq!(
+                store.record_radar(&report(80, true), 1).unwrap(),
+                1,
+                "{backend}"
+            );
+            assert_eq!(store.unexported_count().unwrap(), 1, "{backend}");
+            let pending = store.unexported_suspicions(10).unwrap();
+            assert_eq!(pending.len(), 1, "{backend}");
+            assert_eq!(pending[0].window.window.start_ms, 900_000, "{backend}");
+            store
+                .mark_suspicions_exported(&[pending[0].row], 2)
+                .unwrap();
+
+            // A rerun that no longer flags it updates the counts, keeps the suspicion, sends nothing.
+            assert_eq!(
+                store.record_radar(&report(60, false), 3).unwrap(),
+                0,
+                "{backend}"
+            );
+            let windows = store.radar_since(0).unwrap();
+            assert_eq!(windows.len(), 2, "{backend}");
+            assert_eq!(windows[1].window.negatives, 60, "{backend}");
+            assert!(windows[1].window.suspicion.is_some(), "{backend}");
+            assert!(
+                store.unexported_suspicions(10).unwrap().is_empty(),
+                "{backend}"
+            );
+            assert!(store.radar_since(900_000).unwrap().len() == 1, "{backend}");
+        }
+    }
+
+    #[test]
+    fn feedback_is_bucketed_per_model_version() {
+        for (backend, store) in stores() {
+            let mut validation = rejection("fine");
+            validation.verdict = Verdict::Validation;
+            validation.corrected_label = None;
+            let mut newer = rejection("newer model, still wrong");
+            newer.model.version = "2".into();
+            store.insert(&rejection("wrong"), 1_000).unwrap();
+            store.insert(&validation, 299_999).unwrap();
+            store.insert(&newer, 300_000).unwrap();
+            let buckets = store.feedback_buckets(0, 300_000).unwrap();
+            let rows: Vec<(i64, &str, u64, u64)> = buckets
+                .iter()
+                .map(|b| {
+                    (
+                        b.start_ms,
+                        b.model.version.as_str(),
+                        b.validations,
+                        b.rejections,
+                    )
+                })
+                .collect();
+            let version = rejection("x").model.version;
+            assert_eq!(
+                rows,
+                [(0, version.as_str(), 1, 1), (300_000, "2", 0, 1)],
+                "{backend}"
+            );
+            let newest: Vec<String> = store
+                .newest(Verdict::Rejection, 1)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.feedback.text)
+                .collect();
+            assert_eq!(newest, ["newer model, still wrong"], "{backend}");
+        }
+    }
+
+    #[test]
     fn an_alert_is_recorded_once_per_window() {
         for (backend, store) in stores() {
             let alert = |at| AlertRecord {
