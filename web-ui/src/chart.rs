@@ -152,7 +152,10 @@ mod tests {
         // Bucket middles at a quarter and three quarters of the hour; 25 % and 50 % rejected.
         assert_eq!(
             series[0].points,
-            [(WIDTH / 4.0, 0.75 * HEIGHT, 0.25, 4), (0.75 * WIDTH, 0.5 * HEIGHT, 0.5, 2)]
+            [
+                (WIDTH / 4.0, 0.75 * HEIGHT, 0.25, 4),
+                (0.75 * WIDTH, 0.5 * HEIGHT, 0.5, 2)
+            ]
         );
         assert_eq!(series[1].points, [(WIDTH / 4.0, 0.0, 1.0, 2)]);
         assert_eq!(series[1].polyline(), "150.0,0.0");
@@ -180,8 +183,14 @@ mod tests {
             0,
             3_600_000,
         );
-        assert_eq!(bars[0], (0.0, WIDTH / 4.0, HEIGHT / 2.0, HEIGHT / 10.0, false));
-        assert_eq!(bars[1], (WIDTH / 4.0, WIDTH / 4.0, HEIGHT, 0.8 * HEIGHT, true));
+        assert_eq!(
+            bars[0],
+            (0.0, WIDTH / 4.0, HEIGHT / 2.0, HEIGHT / 10.0, false)
+        );
+        assert_eq!(
+            bars[1],
+            (WIDTH / 4.0, WIDTH / 4.0, HEIGHT, 0.8 * HEIGHT, true)
+        );
     }
 
     #[test]
