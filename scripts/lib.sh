@@ -73,8 +73,18 @@ web_tools() { # what builds the SPA: the wasm target, wasm-bindgen-cli and trunk
   fi
 }
 
-build_web_ui() { # web-ui/dist: the SPA, built offline with the tools above (never downloaded by trunk)
+build_web_ui() { # web-ui/dist: the SPA, built offline with the tools above (never downloaded by trunk), and its on-device model
   (cd "$ROOT/web-ui" && PATH="$TOOLS/bin:$PATH" "$TOOLS/bin/trunk" build --release --offline --locked)
+  build_on_device "$ROOT/web-ui/dist/ondevice"
+}
+
+build_on_device() { # build_on_device DIR: the edge core for the browser (wasm-bindgen), its worker and the BiLSTM bundle
+  local out="$1" wasm="$ROOT/target/wasm32-unknown-unknown/release/moodwing_edge_browser.wasm"
+  cargo build --release --locked --target wasm32-unknown-unknown -p moodwing-edge-browser
+  rm -rf "$out" && mkdir -p "$out/model/lstm"
+  "$TOOLS/bin/wasm-bindgen" --target web --out-dir "$out/pkg" "$wasm"
+  cp "$ROOT/web-ui/ondevice/worker.js" "$out/"
+  cp "$ROOT"/edge-model/models/lstm/{model.json,model.onnx,tokenizer.json} "$out/model/lstm/"
 }
 
 node_tools() { # the pinned npm packages of package-lock.json (playwright-core, action-validator)

@@ -30,11 +30,7 @@ impl StaticSite {
             dist.display()
         );
         let site = dir.join("site");
-        std::fs::create_dir_all(&site).unwrap();
-        for entry in std::fs::read_dir(dist).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, site.join(path.file_name().unwrap())).unwrap();
-        }
+        copy_dir(dist, &site);
         std::fs::write(site.join("config.json"), config.to_string()).unwrap();
         let child = Command::new("python3")
             .arg(workspace_root().join("scripts/serve_spa.py"))
@@ -51,6 +47,19 @@ impl StaticSite {
             std::thread::sleep(Duration::from_millis(50));
         }
         Self { child, url }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, target).unwrap();
+        }
     }
 }
 
@@ -250,5 +259,96 @@ async fn a_rejection_typed_in_the_browser_reaches_the_store_and_app_insights() {
             .unwrap()
             .starts_with("0 waiting"),
         "{monitor}"
+    );
+}
+
+/// The on-device mode's core: the page's worker loads the BiLSTM bundle into the edge core
+/// compiled for the browser and scores the golden tweets; each score must be the component's
+/// within 1e-4, and a second load must come from Cache Storage.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_on_device_model_in_chromium_scores_as_the_component_does() {
+    let root = workspace_root();
+    let dir = temp_dir("on-device");
+    let component = Served::start("sentiment-lstm", "/api/health");
+    let config = json!({"predict_api": format!("{}/api", component.base_url), "feedback_api": "http://127.0.0.1:9/api"});
+    let site = StaticSite::start(free_port(), &root.join("web-ui/dist"), &dir, &config);
+    let golden: Vec<String> =
+        std::fs::read_to_string(root.join("edge-model/models/lstm/golden.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|line| {
+                serde_json::from_str::<Value>(line).unwrap()["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+    let tweets = dir.join("tweets.jsonl");
+    let lines: Vec<String> = golden
+        .iter()
+        .map(|t| Value::from(t.as_str()).to_string())
+        .collect();
+    std::fs::write(&tweets, lines.join("\n")).unwrap();
+
+    let url = site.url.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(root.join("web-ui/e2e/ondevice.mjs"))
+            .arg(&url)
+            .arg(&tweets)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("node starts")
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "the on-device run failed (see above)"
+    );
+    let page: Value = serde_json::from_slice(&output.stdout).expect("the run's JSON line");
+
+    let mut served = Vec::new();
+    for chunk in golden.chunks(32) {
+        let answer = component
+            .post_json("/api/predict/batch", &json!({"texts": chunk}))
+            .json();
+        served.extend(
+            answer["predictions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["score"].as_f64().unwrap()),
+        );
+    }
+    let on_device: Vec<f64> = page["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_f64().unwrap())
+        .collect();
+    assert_eq!(on_device.len(), served.len());
+    let worst = on_device
+        .iter()
+        .zip(&served)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    eprintln!(
+        "on-device: {} golden tweets, max |browser - component| = {worst:.2e}; load cold {:.0} ms, warm {:.0} ms",
+        served.len(),
+        page["load_ms"]["cold"].as_f64().unwrap(),
+        page["load_ms"]["warm"].as_f64().unwrap()
+    );
+    assert!(worst <= 1e-4, "scores differ by up to {worst}");
+    let model = component
+        .post_json("/api/predict", &json!({"text": golden[0]}))
+        .json()["model"]
+        .clone();
+    assert_eq!(page["model"], model, "the same bundle, name and version");
+    assert_eq!(page["cached"], json!({"cold": false, "warm": true}));
+    assert!(
+        page["too_long"].as_str().unwrap().contains("1001"),
+        "{}",
+        page["too_long"]
     );
 }

@@ -1,0 +1,60 @@
+//! The edge core in the browser: the same `moodwing-edge-model` as the Spin component and the
+//! radar, compiled to wasm32-unknown-unknown and exposed to JavaScript by wasm-bindgen. The web
+//! page's worker (`web-ui/ondevice/worker.js`) fetches a bundle, hands its three files to
+//! [`OnDevice::new`] (which checks them against the hashes in `model.json`) and scores tweets
+//! with [`OnDevice::predict`]: no tweet leaves the device.
+
+use moodwing_edge_model::{Bundle, Classifier, EdgeError};
+use moodwing_protocol::{ModelId, Prediction};
+use wasm_bindgen::prelude::*;
+
+/// A bundle's model, built once, scoring one tweet at a time.
+#[wasm_bindgen]
+pub struct OnDevice {
+    classifier: Classifier,
+}
+
+#[wasm_bindgen]
+impl OnDevice {
+    /// Verify the bundle (sha256 of `model.onnx` and `tokenizer.json` against `model.json`, labels,
+    /// normalisation version) and build its graph.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        model_json: &[u8],
+        model_onnx: Vec<u8>,
+        tokenizer_json: Vec<u8>,
+    ) -> Result<OnDevice, JsError> {
+        let bundle = Bundle::from_parts(model_json, model_onnx, tokenizer_json).map_err(js)?;
+        Ok(Self {
+            classifier: Classifier::new(bundle).map_err(js)?,
+        })
+    }
+
+    /// The prediction of `text` as the edge API's JSON (`latency_ms` 0: the caller times it, and
+    /// no signature: only the edge service holds the key), or an error for an empty or too long text.
+    pub fn predict(&self, text: &str) -> Result<String, JsError> {
+        let prediction = self.classifier.predict(text).map_err(js)?;
+        let card = self.classifier.card();
+        let answer = Prediction {
+            label: prediction.label,
+            score: widen(prediction.score),
+            threshold: widen(card.threshold),
+            model: ModelId {
+                name: card.name.clone(),
+                version: card.version.clone(),
+            },
+            latency_ms: 0.0,
+            signed: None,
+        };
+        serde_json::to_string(&answer).map_err(|e| JsError::new(&e.to_string()))
+    }
+}
+
+fn js(error: EdgeError) -> JsError {
+    JsError::new(&error.to_string())
+}
+
+/// An f32 score as the f64 with the same shortest decimal, as the edge API answers it.
+fn widen(value: f32) -> f64 {
+    value.to_string().parse().unwrap_or(f64::from(value))
+}
