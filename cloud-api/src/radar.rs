@@ -5,7 +5,6 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use moodwing_protocol::{RadarReceipt, RadarReport};
@@ -13,7 +12,7 @@ use moodwing_protocol::{RadarReceipt, RadarReport};
 use crate::ApiError;
 use crate::exporter::now_ms;
 use crate::operator::authorize;
-use crate::routes::{AppState, blocking};
+use crate::routes::{AppState, blocking, json_body};
 
 /// Largest report: a week of 1-minute windows with their counts fits, or fewer with tweets.
 pub const MAX_REPORT_BYTES: usize = 4 * 1024 * 1024;
@@ -27,21 +26,7 @@ pub async fn post_report(
     body: Body,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
-    let is_json = headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let body = axum::body::to_bytes(body, MAX_REPORT_BYTES)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge {
-            limit: MAX_REPORT_BYTES,
-        })?;
-    let report: RadarReport =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadJson(e.to_string()))?;
+    let report: RadarReport = json_body(&headers, body, MAX_REPORT_BYTES).await?;
     validate(&report)?;
     let store = state.store.clone();
     let stored = report.clone();

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use moodwing_protocol::{Receipt, Refusals};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -113,7 +114,13 @@ async fn post_feedback(
     result
 }
 
-async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+/// A JSON body of at most `limit` bytes, read as `T`: 415 if it is not sent as JSON, 413 if it is
+/// longer, 400 if it is not a `T`.
+pub(crate) async fn json_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<T, ApiError> {
     let is_json = headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -122,13 +129,14 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
     if !is_json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+    let body = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| ApiError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES,
-        })?;
-    let feedback: Feedback =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadJson(e.to_string()))?;
+        .map_err(|_| ApiError::PayloadTooLarge { limit })?;
+    serde_json::from_slice(&body).map_err(|e| ApiError::BadJson(e.to_string()))
+}
+
+async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let feedback: Feedback = json_body(headers, body, MAX_BODY_BYTES).await?;
     let id = validate(&feedback)?;
     let received_at_ms = now_ms();
     state.signatures.check(&feedback, received_at_ms)?;

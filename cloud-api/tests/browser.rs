@@ -50,6 +50,25 @@ impl StaticSite {
     }
 }
 
+/// `node web-ui/e2e/<script> <args>` (a journey in headless Chromium, its log on stderr): the
+/// JSON line it prints, once it succeeded.
+async fn node_script(script: &str, args: &[&str]) -> Value {
+    let path = workspace_root().join("web-ui/e2e").join(script);
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(path)
+            .args(args)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("node starts")
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{script} failed (see above)");
+    serde_json::from_slice(&output.stdout).expect("the script's JSON line")
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -103,22 +122,8 @@ async fn a_rejection_typed_in_the_browser_reaches_the_store_and_app_insights() {
     let shots = screenshots_dir();
     let (journey_url, site_url, monitor_shots) =
         (site.url.clone(), site.url.clone(), shots.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(root.join("web-ui/e2e/spa.mjs"))
-            .args([&journey_url, &feedback_api])
-            .arg(&shots)
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("node starts")
-    })
-    .await
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "the browser journey failed (see above)"
-    );
-    let page: Value = serde_json::from_slice(&output.stdout).expect("the journey's JSON line");
+    let shots_arg = shots.display().to_string();
+    let page = node_script("spa.mjs", &[&journey_url, &feedback_api, &shots_arg]).await;
 
     // What the page showed is what the component answers for the same tweet.
     let rejected_text = page["rejected"]["text"].as_str().unwrap();
@@ -208,22 +213,9 @@ async fn a_rejection_typed_in_the_browser_reaches_the_store_and_app_insights() {
             .0,
         201
     );
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(workspace_root().join("web-ui/e2e/monitor.mjs"))
-            .args([&format!("{site_url}/monitor"), OPERATOR_TOKEN])
-            .arg(&monitor_shots)
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("node starts")
-    })
-    .await
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "the monitor journey failed (see above)"
-    );
-    let monitor: Value = serde_json::from_slice(&output.stdout).expect("the monitor's JSON line");
+    let monitor_page = format!("{site_url}/monitor");
+    let shots_arg = monitor_shots.display().to_string();
+    let monitor = node_script("monitor.mjs", &[&monitor_page, OPERATOR_TOKEN, &shots_arg]).await;
     assert_eq!(monitor["rejections"], "1", "{monitor}");
     assert_eq!(
         monitor["series"],
@@ -290,23 +282,8 @@ async fn the_on_device_model_in_chromium_scores_as_the_component_does() {
         .collect();
     std::fs::write(&tweets, lines.join("\n")).unwrap();
 
-    let url = site.url.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(root.join("web-ui/e2e/ondevice.mjs"))
-            .arg(&url)
-            .arg(&tweets)
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("node starts")
-    })
-    .await
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "the on-device run failed (see above)"
-    );
-    let page: Value = serde_json::from_slice(&output.stdout).expect("the run's JSON line");
+    let tweets_arg = tweets.display().to_string();
+    let page = node_script("ondevice.mjs", &[&site.url, &tweets_arg]).await;
 
     let mut served = Vec::new();
     for chunk in golden.chunks(32) {

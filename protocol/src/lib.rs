@@ -18,4 +18,5 @@ pub use monitor::{
 };
 pub use prediction::{
     BatchPrediction, BatchRequest, Label, ModelId, PredictRequest, Prediction, Scored, Signed,
+    widen_score,
 };

@@ -58,6 +58,13 @@ pub struct Signed {
     pub signature: String,
 }
 
+/// A model's f32 score or threshold as the f64 the JSON carries: the one with the same shortest
+/// decimal (0.7 stays 0.7, not 0.699999988079071), so what is signed, shown and stored is the
+/// number people read.
+pub fn widen_score(value: f32) -> f64 {
+    value.to_string().parse().unwrap_or(f64::from(value))
+}
+
 /// The answer to `POST /api/predict`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prediction {

@@ -7,7 +7,7 @@
 // Prints one JSON line with what the page showed; the caller compares it with what it stored.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { newPage, run } from "./chromium.mjs";
 
 const [pageUrl, token, shots] = process.argv.slice(2);
 if (!pageUrl || !token || !shots) {
@@ -16,19 +16,9 @@ if (!pageUrl || !token || !shots) {
 }
 mkdirSync(shots, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
-const failures = [];
-try {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+await run(async (browser, failures) => {
+  const page = await newPage(browser, failures, { viewport: { width: 1100, height: 900 } });
   page.setDefaultTimeout(30_000);
-  page.on("pageerror", (error) => failures.push(`page error: ${error.message}`));
-  page.on("console", (message) => {
-    if (message.type() === "error") console.error(`browser console: ${message.text()}`);
-  });
   const shot = async (name) => {
     const path = join(shots, name);
     await page.screenshot({ path, fullPage: true });
@@ -66,12 +56,4 @@ try {
   if (await page.locator("#token").count()) failures.push("the token was asked again after a reload");
 
   console.log(JSON.stringify(seen));
-} catch (error) {
-  failures.push(String(error));
-} finally {
-  await browser.close();
-}
-if (failures.length) {
-  console.error(failures.join("\n"));
-  process.exit(1);
-}
+});

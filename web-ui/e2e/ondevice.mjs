@@ -6,7 +6,7 @@
 //
 // Prints one JSON line: the scores, the load times (cold, warm), the per-tweet times.
 import { readFileSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { newPage, run } from "./chromium.mjs";
 
 const [siteUrl, tweetsFile] = process.argv.slice(2);
 if (!siteUrl || !tweetsFile) {
@@ -14,13 +14,6 @@ if (!siteUrl || !tweetsFile) {
   process.exit(2);
 }
 const tweets = readFileSync(tweetsFile, "utf8").trim().split("\n").map((line) => JSON.parse(line));
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
-const failures = [];
 
 // In the page: a worker, the bundle loaded, `texts` scored one at a time.
 async function scoreInPage(texts) {
@@ -54,13 +47,9 @@ async function scoreInPage(texts) {
   return { loadMs, cached: load.cached, results, tooLong: tooLong.error ?? null };
 }
 
-try {
-  const page = await browser.newPage();
+await run(async (browser, failures) => {
+  const page = await newPage(browser, failures);
   page.setDefaultTimeout(120_000);
-  page.on("pageerror", (error) => failures.push(`page error: ${error.message}`));
-  page.on("console", (message) => {
-    if (message.type() === "error") console.error(`browser console: ${message.text()}`);
-  });
   await page.goto(siteUrl);
   const cold = await page.evaluate(scoreInPage, tweets);
   await page.reload();
@@ -76,12 +65,4 @@ try {
     cached: { cold: cold.cached, warm: warm.cached },
     too_long: cold.tooLong,
   }));
-} catch (error) {
-  failures.push(String(error));
-} finally {
-  await browser.close();
-}
-if (failures.length) {
-  console.error(failures.join("\n"));
-  process.exit(1);
-}
+});

@@ -7,7 +7,7 @@
 // Prints one JSON line with what the page showed; the caller checks the store and the receiver.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { newPage, run } from "./chromium.mjs";
 
 const [pageUrl, feedbackApi, shots] = process.argv.slice(2);
 if (!pageUrl || !feedbackApi || !shots) {
@@ -20,20 +20,10 @@ const REJECTED = "@AirParadis lost my bag again and nobody answers the phone. Wo
 const VALIDATED = "@AirParadis thank you for the upgrade, the crew was wonderful!";
 const TIMEOUT = 30_000;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
 let step = 0;
-const failures = [];
-try {
-  const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+await run(async (browser, failures) => {
+  const page = await newPage(browser, failures, { viewport: { width: 1000, height: 800 } });
   page.setDefaultTimeout(TIMEOUT);
-  page.on("pageerror", (error) => failures.push(`page error: ${error.message}`));
-  page.on("console", (message) => {
-    if (message.type() === "error") console.error(`browser console: ${message.text()}`);
-  });
   const shot = async (name) => {
     step += 1;
     const path = join(shots, `${String(step).padStart(2, "0")}-${name}.png`);
@@ -97,12 +87,4 @@ try {
 
   console.log(JSON.stringify({ rejected: { text: REJECTED, ...first, recorded },
     validated: { text: VALIDATED, ...second, failed }, history }));
-} catch (error) {
-  failures.push(String(error));
-} finally {
-  await browser.close();
-}
-if (failures.length) {
-  console.error(failures.join("\n"));
-  process.exit(1);
-}
+});

@@ -112,15 +112,15 @@ pub async fn monitor(
         "{}/monitor?hours={hours}&bucket_minutes={bucket_minutes}&recent=20",
         config.feedback_api
     );
-    let request = Request::get(&url).header("Authorization", &format!("Bearer {token}"));
-    let response = with_timeout(service, async {
-        request
-            .send()
-            .await
-            .map_err(|_| ApiFailure::Unreachable { service })
-    })
-    .await?;
-    read(service, response).await
+    let request = Request::get(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .build()
+        .map_err(|e| ApiFailure::Refused {
+            service,
+            status: 0,
+            message: e.to_string(),
+        })?;
+    send(service, request).await
 }
 
 /// `/config.json`, from the site's root (the page may be `/monitor`); never from the browser's
@@ -154,6 +154,14 @@ async fn post<T: DeserializeOwned>(
             status: 0,
             message: e.to_string(),
         })?;
+    send(service, request).await
+}
+
+/// Send `request`, waiting [`TIMEOUT_MS`] at most, and read its answer.
+async fn send<T: DeserializeOwned>(
+    service: &'static str,
+    request: Request,
+) -> Result<T, ApiFailure> {
     let response = with_timeout(service, async {
         request
             .send()

@@ -2,7 +2,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use moodwing_edge_model::check_text;
 use moodwing_protocol::{
-    BatchPrediction, BatchRequest, ModelId, PredictRequest, Prediction, Scored,
+    BatchPrediction, BatchRequest, ModelId, PredictRequest, Prediction, Scored, widen_score,
 };
 use moodwing_signature::{Claims, sign};
 use serde::{Deserialize, Serialize};
@@ -124,7 +124,7 @@ fn predict(
     to_json(&Prediction {
         label: scored.label,
         score: scored.score,
-        threshold: widen(model.card()?.threshold),
+        threshold: widen_score(model.card()?.threshold),
         model: model_id(model)?,
         latency_ms: elapsed_ms(started),
         signed: scored.signed,
@@ -152,7 +152,7 @@ fn predict_batch(
     to_json(&BatchPrediction {
         predictions,
         // The label is `positive` from this score on (chosen on validation), so a client can say why.
-        threshold: widen(model.card()?.threshold),
+        threshold: widen_score(model.card()?.threshold),
         model: model_id(model)?,
         latency_ms: elapsed_ms(started),
     })
@@ -172,7 +172,7 @@ fn score(
         .iter()
         .map(|text| {
             let prediction = classifier.predict(text)?;
-            let score = widen(prediction.score);
+            let score = widen_score(prediction.score);
             let signed = key.as_ref().map(|key| {
                 let prediction_id = uuid_v4(signing.random_bytes());
                 let claims = Claims {
@@ -192,12 +192,6 @@ fn score(
             })
         })
         .collect()
-}
-
-/// The f64 that prints as the f32 does (0.07, not 0.07000000029802322): what clients see and
-/// what the signature covers.
-fn widen(value: f32) -> f64 {
-    value.to_string().parse().unwrap_or(f64::from(value))
 }
 
 /// A random (version 4) UUID, in its usual text form.

@@ -5,7 +5,7 @@
 //! with [`OnDevice::predict`]: no tweet leaves the device.
 
 use moodwing_edge_model::{Bundle, Classifier, EdgeError};
-use moodwing_protocol::{ModelId, Prediction};
+use moodwing_protocol::{ModelId, Prediction, widen_score};
 use wasm_bindgen::prelude::*;
 
 /// A bundle's model, built once, scoring one tweet at a time.
@@ -37,8 +37,8 @@ impl OnDevice {
         let card = self.classifier.card();
         let answer = Prediction {
             label: prediction.label,
-            score: widen(prediction.score),
-            threshold: widen(card.threshold),
+            score: widen_score(prediction.score),
+            threshold: widen_score(card.threshold),
             model: ModelId {
                 name: card.name.clone(),
                 version: card.version.clone(),
@@ -52,9 +52,4 @@ impl OnDevice {
 
 fn js(error: EdgeError) -> JsError {
     JsError::new(&error.to_string())
-}
-
-/// An f32 score as the f64 with the same shortest decimal, as the edge API answers it.
-fn widen(value: f32) -> f64 {
-    value.to_string().parse().unwrap_or(f64::from(value))
 }

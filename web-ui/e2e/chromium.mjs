@@ -1,0 +1,34 @@
+// What every browser journey shares: Debian's headless Chromium, launched for a test machine, and
+// one way to fail (every problem listed, exit 1).
+import { chromium } from "playwright-core";
+
+// Run `journey(browser, failures)`; failures it records, or the error it throws, fail the script.
+export async function run(journey) {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+  const failures = [];
+  try {
+    await journey(browser, failures);
+  } catch (error) {
+    failures.push(String(error));
+  } finally {
+    await browser.close();
+  }
+  if (failures.length) {
+    console.error(failures.join("\n"));
+    process.exit(1);
+  }
+}
+
+// A page whose script errors are failures and whose console errors are shown.
+export async function newPage(browser, failures, options = {}) {
+  const page = await browser.newPage(options);
+  page.on("pageerror", (error) => failures.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") console.error(`browser console: ${message.text()}`);
+  });
+  return page;
+}
