@@ -502,6 +502,11 @@ pub(crate) mod tests {
             store
                 .mark_suspicions_exported(&[pending[0].row], 2)
                 .unwrap();
+            assert_eq!(
+                store.record_radar(&report(80, true), 2).unwrap(),
+                0,
+                "{backend}: the same flag again is not new"
+            );
 
             // A rerun that no longer flags it updates the counts, keeps the suspicion, sends nothing.
             assert_eq!(

@@ -449,16 +449,20 @@ impl Backend for PostgresStore {
             let mut new_suspicions = 0;
             for window in &report.windows {
                 let suspicion = suspicion_json(window);
-                // `xmax = 0`: inserted, not updated; `flagged_before`: the row had a suspicion.
-                let row = transaction.query_one(
-                    "WITH before AS (SELECT suspicion IS NOT NULL AS flagged FROM radar_window \
-                         WHERE source = $1 AND start_ms = $2 FOR UPDATE) \
-                     INSERT INTO radar_window (source, start_ms, window_secs, tweets, negatives, \
+                // Locked until the commit, so a concurrent report of the same window waits.
+                let flagged_before = transaction
+                    .query_opt(
+                        "SELECT suspicion IS NOT NULL FROM radar_window \
+                         WHERE source = $1 AND start_ms = $2 FOR UPDATE",
+                        &[&report.source, &window.start_ms],
+                    )?
+                    .is_some_and(|row| row.get::<_, bool>(0));
+                transaction.execute(
+                    "INSERT INTO radar_window (source, start_ms, window_secs, tweets, negatives, \
                          suspicion, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                      ON CONFLICT (source, start_ms) DO UPDATE SET window_secs = excluded.window_secs, \
                          tweets = excluded.tweets, negatives = excluded.negatives, \
-                         suspicion = COALESCE(radar_window.suspicion, excluded.suspicion) \
-                     RETURNING COALESCE((SELECT flagged FROM before), FALSE)",
+                         suspicion = COALESCE(radar_window.suspicion, excluded.suspicion)",
                     &[
                         &report.source,
                         &window.start_ms,
@@ -469,7 +473,6 @@ impl Backend for PostgresStore {
                         &now_ms,
                     ],
                 )?;
-                let flagged_before: bool = row.get(0);
                 if suspicion.is_some() && !flagged_before {
                     new_suspicions += 1;
                 }
