@@ -152,6 +152,12 @@ async fn a_rejection_typed_in_the_browser_reaches_the_store_and_app_insights() {
             .unwrap()
             .contains("cannot be reached")
     );
+    // The first tweet was scored on the device (no request to the edge service), and the edge
+    // service was asked once, to sign it, when the person rejected it; the second in the edge mode.
+    assert_eq!(page["rejected"]["where"], "computed on this device");
+    assert_eq!(page["rejected"]["edge_predictions"], 0);
+    assert_eq!(page["rejected"]["edge_predictions_after_feedback"], 1);
+    assert_eq!(page["validated"]["where"], "computed by the edge service");
     assert_eq!(page["history"].as_array().unwrap().len(), 2);
 
     // Both are in SQLite, once each (the retry reused the validation's id)...

@@ -32,8 +32,16 @@ await run(async (browser, failures) => {
   };
   const expect = (ok, what) => { if (!ok) failures.push(what); };
 
+  // Requests for a prediction from the edge service: none while the model runs on the device.
+  let edgePredictions = 0;
+  page.on("request", (request) => {
+    if (request.url().endsWith("/api/predict")) edgePredictions += 1;
+  });
+
   await page.goto(pageUrl);
   await page.locator("#tweet").waitFor();
+  // The on-device model loads in its worker, then is the default.
+  await page.locator("#mode-device:checked").waitFor();
   expect(await page.locator("#predict").isDisabled(), "Predict is enabled with an empty tweet");
   await shot("empty");
 
@@ -55,6 +63,8 @@ await run(async (browser, failures) => {
     model: await page.locator("#model").textContent(),
     latency: await page.locator("#latency").textContent(),
     confidence: await page.locator("[role=meter]").getAttribute("aria-valuenow"),
+    where: await page.locator("#where").textContent(),
+    edge_predictions: edgePredictions,
   };
   await shot("prediction");
   await page.locator("#no").click();
@@ -63,14 +73,21 @@ await run(async (browser, failures) => {
   await page.locator("#send-rejection").click();
   await page.locator("#feedback-status.ok").waitFor();
   const recorded = await page.locator("#feedback-status").textContent();
+  // The feedback API takes only signed predictions: the edge service countersigned this one.
+  first.edge_predictions_after_feedback = edgePredictions;
   await shot("rejection-recorded");
 
+  // The other mode: computed by the edge service.
+  await page.locator("#mode-edge").check();
   // Journey 2: the feedback API is unreachable at first; the page says so and Retry records it.
   await page.route(`${feedbackApi}/**`, (route) => route.abort("connectionrefused"));
   await page.locator("#tweet").fill(VALIDATED);
   await page.locator("#predict").click();
   await page.locator("#yes").waitFor();
-  const second = { label: await page.locator("#label").textContent() };
+  const second = {
+    label: await page.locator("#label").textContent(),
+    where: await page.locator("#where").textContent(),
+  };
   await page.locator("#yes").click();
   await page.locator("#retry").waitFor();
   const failed = await page.locator("#feedback-status").textContent();

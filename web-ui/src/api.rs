@@ -44,6 +44,27 @@ pub fn feedback_about(
     }
 }
 
+/// `feedback` (about an unsigned, on-device prediction) made about `edge`, the edge service's signed
+/// prediction of the same text: the feedback API takes feedback only about signed predictions.
+/// Refused when the edge service's model answers another label (another version).
+pub fn countersigned(feedback: &Feedback, edge: &Prediction) -> Result<Feedback, String> {
+    if edge.label != feedback.predicted_label {
+        return Err(format!(
+            "The edge service's model ({} v{}) answers {} for this tweet: predict it again there \
+             before saying whether it is right.",
+            edge.model.name,
+            edge.model.version,
+            edge.label.as_str()
+        ));
+    }
+    Ok(Feedback {
+        score: edge.score,
+        model: edge.model.clone(),
+        signed: edge.signed.clone(),
+        ..feedback.clone()
+    })
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiFailure {
     Unreachable {
@@ -246,6 +267,27 @@ mod tests {
         assert_eq!(json["comment"], "sarcasm");
         assert_eq!(json["model"]["version"], "1");
         assert_eq!(feedback.signed, prediction().signed, "sent back unchanged");
+    }
+
+    #[test]
+    fn an_on_device_prediction_is_countersigned_by_the_edge_services_answer() {
+        let mut on_device = prediction();
+        on_device.signed = None;
+        on_device.score = 0.80001;
+        let feedback = feedback_about("nice", &on_device, "t".into(), true, "x");
+        let signed = countersigned(&feedback, &prediction()).unwrap();
+        assert_eq!(signed.signed, prediction().signed);
+        assert_eq!(
+            (signed.score, &signed.id, signed.verdict),
+            (0.8, &feedback.id, Verdict::Rejection)
+        );
+        let mut other = prediction();
+        other.label = Label::Negative;
+        assert!(
+            countersigned(&feedback, &other)
+                .unwrap_err()
+                .contains("answers negative")
+        );
     }
 
     #[test]

@@ -6,8 +6,26 @@ use yew::prelude::*;
 use crate::api::{self, Feedback, Prediction};
 use crate::config::Config;
 use crate::monitor::Monitor;
+use crate::on_device::OnDeviceModel;
 use crate::tweet::{TWEET_LIMIT, char_count, confidence_percent, confidence_text, problem};
 use moodwing_protocol::{Label, Verdict};
+
+/// Where a prediction is computed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Computed {
+    /// In this browser, by the on-device model's worker: the tweet stays here.
+    OnDevice,
+    /// By the edge service, which signs its predictions.
+    ByEdge,
+}
+
+/// How far the on-device model got.
+#[derive(Clone, PartialEq)]
+enum DeviceModel {
+    Loading,
+    Ready,
+    Unavailable(String),
+}
 
 /// A prediction on screen, with the text it was made for.
 #[derive(Clone, PartialEq)]
@@ -15,6 +33,7 @@ struct Shown {
     text: String,
     prediction: Prediction,
     predicted_at: String,
+    computed: Computed,
 }
 
 #[derive(Clone, PartialEq)]
@@ -82,7 +101,7 @@ struct PredictionSink {
 }
 
 impl PredictionSink {
-    fn show(&self, tweet: String, result: Result<Prediction, api::ApiFailure>) {
+    fn show(&self, tweet: String, computed: Computed, result: Result<Prediction, String>) {
         match result {
             Ok(prediction) => {
                 let mut items = (*self.history).clone();
@@ -100,11 +119,12 @@ impl PredictionSink {
                     text: tweet,
                     prediction,
                     predicted_at: String::from(js_sys::Date::new_0().to_iso_string()),
+                    computed,
                 }));
                 self.feedback.set(FeedbackState::Asking);
                 self.comment.set(String::new());
             }
-            Err(error) => self.predict_error.set(Some(error.to_string())),
+            Err(error) => self.predict_error.set(Some(error)),
         }
         self.predicting.set(false);
     }
@@ -124,6 +144,32 @@ fn predictor(props: &PredictorProps) -> Html {
     let feedback = use_state(|| FeedbackState::Asking);
     let comment = use_state(String::new);
     let history = use_state(Vec::<HistoryItem>::new);
+    let device = use_state(|| DeviceModel::Loading);
+    let device_model = use_state(|| None::<OnDeviceModel>);
+    // None: on this device once its model is loaded, the edge service until then.
+    let choice = use_state(|| None::<Computed>);
+    {
+        let (device, device_model) = (device.clone(), device_model.clone());
+        use_effect_with((), move |()| {
+            let loaded = device.clone();
+            let started = OnDeviceModel::start(move |result| {
+                loaded.set(match result {
+                    Ok(()) => DeviceModel::Ready,
+                    Err(error) => DeviceModel::Unavailable(error),
+                });
+            });
+            match started {
+                Ok(model) => device_model.set(Some(model)),
+                Err(error) => device.set(DeviceModel::Unavailable(error)),
+            }
+        });
+    }
+    let computed = match (*choice, &*device) {
+        (Some(Computed::ByEdge), _) | (_, DeviceModel::Loading | DeviceModel::Unavailable(_)) => {
+            Computed::ByEdge
+        }
+        (_, DeviceModel::Ready) => Computed::OnDevice,
+    };
 
     let on_input = {
         let text = text.clone();
@@ -133,7 +179,7 @@ fn predictor(props: &PredictorProps) -> Html {
     };
 
     let predict = {
-        let (config, text) = (props.config.clone(), text.clone());
+        let (config, text, model) = (props.config.clone(), text.clone(), (*device_model).clone());
         let sink = PredictionSink {
             predicting: predicting.clone(),
             shown: shown.clone(),
@@ -147,11 +193,20 @@ fn predictor(props: &PredictorProps) -> Html {
                 return;
             }
             let (config, tweet, sink) = (config.clone(), (*text).clone(), sink.clone());
+            let model = model.clone();
             sink.predicting.set(true);
             sink.predict_error.set(None);
             wasm_bindgen_futures::spawn_local(async move {
-                let result = api::predict(&config, &tweet).await;
-                sink.show(tweet, result);
+                let result = match (computed, model) {
+                    (Computed::OnDevice, Some(model)) => model
+                        .predict(&tweet)
+                        .await
+                        .map_err(|e| format!("The on-device model could not score it: {e}")),
+                    _ => api::predict(&config, &tweet)
+                        .await
+                        .map_err(|e| e.to_string()),
+                };
+                sink.show(tweet, computed, result);
             });
         })
     };
@@ -162,7 +217,23 @@ fn predictor(props: &PredictorProps) -> Html {
             let (config, feedback, history) = (config.clone(), feedback.clone(), history.clone());
             feedback.set(FeedbackState::Sending);
             wasm_bindgen_futures::spawn_local(async move {
-                match api::send_feedback(&config, &to_send).await {
+                // The feedback API accepts feedback only about predictions the edge service signed:
+                // an on-device one is countersigned first (the same model gives the same score).
+                let signed = if to_send.signed.is_some() {
+                    Ok(to_send.clone())
+                } else {
+                    match api::predict(&config, &to_send.text).await {
+                        Ok(edge) => api::countersigned(&to_send, &edge),
+                        Err(error) => Err(error.to_string()),
+                    }
+                };
+                let result = match signed {
+                    Ok(signed) => api::send_feedback(&config, &signed)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(error) => Err(error),
+                };
+                match result {
                     Ok(_) => {
                         let rejected = to_send.verdict == Verdict::Rejection;
                         let mut items = (*history).clone();
@@ -174,7 +245,7 @@ fn predictor(props: &PredictorProps) -> Html {
                     }
                     Err(error) => feedback.set(FeedbackState::Failed {
                         feedback: Box::new(to_send),
-                        error: error.to_string(),
+                        error,
                     }),
                 }
             });
@@ -224,6 +295,7 @@ fn predictor(props: &PredictorProps) -> Html {
                 if count > TWEET_LIMIT {
                     <p class="error">{ blocked.unwrap_or_default() }</p>
                 }
+                { mode_switch(computed, &device, &choice) }
             </form>
             if let Some(error) = &*predict_error {
                 <p id="error" class="error card" role="alert">
@@ -236,6 +308,38 @@ fn predictor(props: &PredictorProps) -> Html {
             }
             { history_view(&history) }
         </main>
+    }
+}
+
+/// "Computed on this device / by the edge service", the first offered once its model is loaded.
+fn mode_switch(
+    computed: Computed,
+    device: &DeviceModel,
+    choice: &UseStateHandle<Option<Computed>>,
+) -> Html {
+    let pick = |mode: Computed| {
+        let choice = choice.clone();
+        Callback::from(move |_: Event| choice.set(Some(mode)))
+    };
+    let status = match device {
+        DeviceModel::Loading => " (loading…)".to_owned(),
+        DeviceModel::Ready => " (private: the tweet stays here)".to_owned(),
+        DeviceModel::Unavailable(error) => format!(" (unavailable: {error})"),
+    };
+    html! {
+        <fieldset id="mode" class="mode">
+            <legend>{ "Computed" }</legend>
+            <label>
+                <input id="mode-device" type="radio" name="mode" checked={computed == Computed::OnDevice}
+                    disabled={*device != DeviceModel::Ready} onchange={pick(Computed::OnDevice)} />
+                { "on this device" }<span id="device-status" class="muted small">{ status }</span>
+            </label>
+            <label>
+                <input id="mode-edge" type="radio" name="mode" checked={computed == Computed::ByEdge}
+                    onchange={pick(Computed::ByEdge)} />
+                { "by the edge service" }
+            </label>
+        </fieldset>
     }
 }
 
@@ -334,6 +438,11 @@ fn result_view(
                 <span id="model">{ format!("{} v{}", prediction.model.name, prediction.model.version) }</span>
                 { " · " }
                 <span id="latency">{ format!("{:.1} ms", prediction.latency_ms) }</span>
+                { " · " }
+                <span id="where">{ match shown.computed {
+                    Computed::OnDevice => "computed on this device",
+                    Computed::ByEdge => "computed by the edge service",
+                } }</span>
             </p>
             { question }
         </section>

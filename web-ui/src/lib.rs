@@ -4,6 +4,7 @@
 //! - [`api`]: the calls to the prediction API and the feedback API, with timeouts and clear errors
 //! - [`tweet`]: the rules of the tweet box and the result (pure functions, tested natively)
 //! - [`app`]: the yew components of the prediction page, and which page to show
+//! - [`on_device`]: the on-device model's worker, as the page talks to it
 //! - [`monitor`]: the monitor page (`/monitor`), for the operator
 //! - [`chart`]: the monitor's charts as numbers (pure functions, tested natively)
 
@@ -12,4 +13,5 @@ pub mod app;
 pub mod chart;
 pub mod config;
 pub mod monitor;
+pub mod on_device;
 pub mod tweet;
