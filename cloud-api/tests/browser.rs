@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Api, Receiver, free_port, post_radar_report, radar_report, temp_dir};
+use common::{Api, Receiver, client, free_port, post_radar_report, radar_report, temp_dir};
 use moodwing_edge_host_tests::{Served, workspace_root};
 use serde_json::{Value, json};
 
@@ -334,4 +334,35 @@ async fn the_on_device_model_in_chromium_scores_as_the_component_does() {
         "{}",
         page["too_long"]
     );
+}
+
+/// After one visit the page opens and predicts with its site gone: the service worker (`sw.js`)
+/// serves the shell, the on-device worker its model from Cache Storage. One Chromium profile is kept
+/// across the two runs, as a person's browser keeps it.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_one_visit_the_page_predicts_with_the_network_cut() {
+    let root = workspace_root();
+    let dir = temp_dir("offline");
+    // No API at all: the prediction must come from the device.
+    let config =
+        json!({"predict_api": "http://127.0.0.1:9/api", "feedback_api": "http://127.0.0.1:9/api"});
+    let site = StaticSite::start(free_port(), &root.join("web-ui/dist"), &dir, &config);
+    let (url, profile) = (
+        site.url.clone(),
+        dir.join("chromium-profile").display().to_string(),
+    );
+    let visit = node_script("offline.mjs", &["visit", &url, &profile]).await;
+    assert_eq!(
+        visit["controlled"], true,
+        "the service worker controls the page"
+    );
+
+    drop(site); // the site's server is gone: nothing answers at its address
+    assert!(
+        client().get(&url).send().await.is_err(),
+        "{url} still answers"
+    );
+    let offline = node_script("offline.mjs", &["offline", &url, &profile]).await;
+    assert_eq!(offline["where"], "computed on this device", "{offline}");
+    assert_eq!(offline["label"], "positive", "{offline}");
 }

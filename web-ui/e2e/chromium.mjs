@@ -2,13 +2,13 @@
 // one way to fail (every problem listed, exit 1).
 import { chromium } from "playwright-core";
 
+export const ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync"];
+export const EXECUTABLE = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
 // Run `journey(browser, failures)`; failures it records, or the error it throws, fail the script.
 export async function run(journey) {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await chromium.launch({ executablePath: EXECUTABLE, args: ARGS });
   const failures = [];
   try {
     await journey(browser, failures);

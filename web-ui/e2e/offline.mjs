@@ -1,0 +1,49 @@
+// The page with the network cut after a first visit, in Debian's headless Chromium with one
+// profile kept across two runs (its service worker and caches survive, as on a person's machine).
+//
+//   node offline.mjs visit <page url> <profile dir>     first visit, online: the shell and model are kept
+//   node offline.mjs offline <page url> <profile dir>   the site's server is gone: open, predict
+//
+// Prints one JSON line with what the page showed.
+import { chromium } from "playwright-core";
+import { ARGS, EXECUTABLE } from "./chromium.mjs";
+
+const [phase, pageUrl, profile] = process.argv.slice(2);
+if (!["visit", "offline"].includes(phase) || !pageUrl || !profile) {
+  console.error("usage: node offline.mjs visit|offline <page url> <profile dir>");
+  process.exit(2);
+}
+const TWEET = "@AirParadis the crew was lovely and we landed early, thank you!";
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: EXECUTABLE,
+  args: ARGS,
+});
+const failures = [];
+try {
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(60_000);
+  page.on("pageerror", (error) => failures.push(`page error: ${error.message}`));
+  await page.goto(pageUrl);
+  await page.locator("#mode-device:checked").waitFor();
+  if (phase === "visit") {
+    // The service worker keeps the shell once it is active.
+    await page.evaluate(async () => { await navigator.serviceWorker.ready; });
+    console.log(JSON.stringify({ controlled: await page.evaluate(() => Boolean(navigator.serviceWorker.controller)) }));
+  } else {
+    await page.locator("#tweet").fill(TWEET);
+    await page.locator("#predict").click();
+    await page.locator("#label").waitFor();
+    console.log(JSON.stringify({
+      label: await page.locator("#label").textContent(),
+      where: await page.locator("#where").textContent(),
+    }));
+  }
+} catch (error) {
+  failures.push(String(error));
+} finally {
+  await context.close();
+}
+if (failures.length) {
+  console.error(failures.join("\n"));
+  process.exit(1);
+}

@@ -1,0 +1,44 @@
+// The page's service worker: after one visit, Moodwing opens and predicts with the network cut.
+// Same-origin GETs go to the network first (a redeployment is seen at once) and are kept; offline,
+// the kept copy answers. The page's own files are hashed by trunk, so the worker learns their names
+// from index.html when it installs; the on-device worker and its wasm have fixed names.
+const CACHE = "moodwing-shell-v1";
+const FIXED = ["/", "/config.json", "/ondevice/worker.js", "/ondevice/pkg/moodwing_edge_browser.js",
+  "/ondevice/pkg/moodwing_edge_browser_bg.wasm"];
+
+async function shellFiles() {
+  const html = await (await fetch("/index.html", { cache: "no-store" })).text();
+  const linked = [...html.matchAll(/(?:href|src)="(\/[^"]+)"/g)].map((match) => match[1]);
+  return [...new Set([...FIXED, ...linked])];
+}
+
+self.addEventListener("install", (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE);
+    await cache.addAll(await shellFiles());
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+
+self.addEventListener("fetch", (event) => {
+  const url = new URL(event.request.url);
+  // Other origins (the APIs) are not the shell; the model files are kept by the on-device worker.
+  if (event.request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (url.pathname.startsWith("/ondevice/model/")) return;
+  event.respondWith((async () => {
+    const cache = await caches.open(CACHE);
+    try {
+      const response = await fetch(event.request);
+      if (response.ok) await cache.put(event.request, response.clone());
+      return response;
+    } catch (error) {
+      // A page path such as /monitor is the app shell.
+      const kept = (await cache.match(event.request))
+        ?? (event.request.mode === "navigate" ? await cache.match("/") : undefined);
+      if (kept) return kept;
+      throw error;
+    }
+  })());
+});
