@@ -136,11 +136,7 @@ pub async fn monitor(
     let request = Request::get(&url)
         .header("Authorization", &format!("Bearer {token}"))
         .build()
-        .map_err(|e| ApiFailure::Refused {
-            service,
-            status: 0,
-            message: e.to_string(),
-        })?;
+        .map_err(|e| not_built(service, e))?;
     send(service, request).await
 }
 
@@ -170,12 +166,17 @@ async fn post<T: DeserializeOwned>(
 ) -> Result<T, ApiFailure> {
     let request = Request::post(url)
         .json(body)
-        .map_err(|e| ApiFailure::Refused {
-            service,
-            status: 0,
-            message: e.to_string(),
-        })?;
+        .map_err(|e| not_built(service, e))?;
     send(service, request).await
+}
+
+/// A request the browser would not even build (status 0: nothing was sent).
+fn not_built(service: &'static str, error: gloo_net::Error) -> ApiFailure {
+    ApiFailure::Refused {
+        service,
+        status: 0,
+        message: error.to_string(),
+    }
 }
 
 /// Send `request`, waiting [`TIMEOUT_MS`] at most, and read its answer.
