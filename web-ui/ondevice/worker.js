@@ -1,6 +1,7 @@
 // The on-device model, off the page's thread: the edge core compiled to WebAssembly
 // (edge-model/browser) scores tweets here, so typing never waits for it and no tweet leaves the
-// device. Messages: {type: "load"} -> {type: "ready", ms, cached} | {type: "failed", error};
+// device. Messages: {type: "load"} -> {type: "ready", ms, cached (the model files came from the
+// cache), memory_bytes (the WebAssembly memory now)} | {type: "failed", error};
 // {type: "predict", id, text} -> {type: "prediction", id, prediction} | {type: "prediction", id, error}.
 //
 // The bundle's model.json is asked of the network first (a redeployed model is seen at once) and
@@ -40,7 +41,7 @@ const bytes = async ({ response }) => new Uint8Array(await response.clone().arra
 async function load() {
   const started = performance.now();
   const cache = await caches.open(CACHE);
-  await init();
+  const wasm = await init();
   const card = await networkFirst(cache, new URL("model.json", BUNDLE));
   const cardBytes = await bytes(card);
   const hashes = JSON.parse(new TextDecoder().decode(cardBytes)).sha256;
@@ -53,15 +54,15 @@ async function load() {
   );
   const model = new OnDevice(cardBytes, await bytes(files[0]), await bytes(files[1]));
   for (const file of files) if (!file.cached) await cache.put(file.url, file.response);
-  return { model, ms: performance.now() - started, cached: files.every((f) => f.cached) };
+  return { model, wasm, ms: performance.now() - started, cached: files.every((f) => f.cached) };
 }
 
 self.onmessage = async ({ data }) => {
   if (data.type === "load") {
     ready ??= load();
     try {
-      const { ms, cached } = await ready;
-      self.postMessage({ type: "ready", ms, cached });
+      const { ms, cached, wasm } = await ready;
+      self.postMessage({ type: "ready", ms, cached, memory_bytes: wasm.memory.buffer.byteLength });
     } catch (error) {
       ready = null;
       self.postMessage({ type: "failed", error: String(error) });

@@ -1,0 +1,73 @@
+// The on-device mode in headless Chromium against the edge service, from the same page:
+// first prediction after page load (cold: empty profile; warm: the same profile again), and per
+// tweet p50/p99 on the device (through the worker) and from the edge service (HTTP from the page).
+//
+//   node bench/ondevice_bench.mjs <site url> <edge api base> <tweets file (JSON strings)>
+//
+// Prints one JSON line; bench/ondevice_bench.sh adds native onnxruntime and the download sizes.
+import { readFileSync } from "node:fs";
+import { chromium } from "playwright-core";
+import { ARGS, EXECUTABLE } from "../web-ui/e2e/chromium.mjs";
+
+const [site, edgeApi, tweetsFile] = process.argv.slice(2);
+const tweets = readFileSync(tweetsFile, "utf8").trim().split("\n").map((line) => JSON.parse(line));
+const context = await chromium.launchPersistentContext("", { executablePath: EXECUTABLE, args: ARGS });
+
+// From navigation start to the first on-device answer on screen.
+async function firstPrediction(page) {
+  await page.goto(site);
+  await page.locator("#mode-device:checked").waitFor({ timeout: 120_000 });
+  await page.locator("#tweet").fill(tweets[0]);
+  await page.locator("#predict").click();
+  await page.locator("#where").filter({ hasText: "on this device" }).waitFor();
+  return page.evaluate(() => performance.now());
+}
+
+function percentiles(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+// In the page: every tweet through a fresh worker, then through the edge service.
+async function perTweet([texts, edge]) {
+  const worker = new Worker("/ondevice/worker.js", { type: "module" });
+  const replies = [];
+  worker.onmessage = ({ data }) => replies.shift()?.(data);
+  const ask = (message) => new Promise((resolve) => { replies.push(resolve); worker.postMessage(message); });
+  await ask({ type: "load" });
+  const device = [];
+  for (const [id, text] of texts.entries()) {
+    const started = performance.now();
+    await ask({ type: "predict", id, text });
+    device.push(performance.now() - started);
+  }
+  const { memory_bytes } = await ask({ type: "load" });
+  worker.terminate();
+  const service = [];
+  for (const text of texts) {
+    const started = performance.now();
+    const response = await fetch(`${edge}/predict`, {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text }),
+    });
+    await response.json();
+    service.push(performance.now() - started);
+  }
+  return { device, service, memory_bytes };
+}
+
+try {
+  const page = context.pages()[0] ?? (await context.newPage());
+  const cold = await firstPrediction(page);
+  const warm = await firstPrediction(page);
+  const measured = await page.evaluate(perTweet, [tweets, edgeApi]);
+  console.log(JSON.stringify({
+    first_prediction_ms: { cold, warm },
+    on_device_ms: percentiles(measured.device),
+    edge_service_ms: percentiles(measured.service),
+    wasm_memory_mb: measured.memory_bytes / 1e6,
+    tweets: tweets.length,
+  }));
+} finally {
+  await context.close();
+}
