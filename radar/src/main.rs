@@ -112,7 +112,8 @@ fn radar(args: RadarArgs) -> anyhow::Result<()> {
     );
     let started = Instant::now();
     let total = tweets.len();
-    let (scored, refused) = score_all(&classifier, tweets, threads, &|n| progress.inc(n));
+    let (scored, refused) = score_all(&classifier, tweets, threads, &|n| progress.inc(n))
+        .context("scoring the tweets")?;
     let took = started.elapsed().as_secs_f64();
     progress.finish_and_clear();
 

@@ -1,4 +1,4 @@
-use moodwing_edge_model::{Classifier, Label};
+use moodwing_edge_model::{Classifier, EdgeError, Label};
 
 use crate::Tweet;
 
@@ -17,15 +17,16 @@ const SLICE: usize = 16_384;
 /// Score every tweet on `threads` threads (each takes a contiguous share, scored in batches of one
 /// token length: build the classifier [`Classifier::for_batches`]), calling `progress` with the
 /// number of tweets scored since its last call. Tweets the model refuses (empty, over 1,000
-/// characters) are left out and counted in the second value.
+/// characters) are left out and counted in the second value; any other failure of the model stops
+/// it (a tweet is never silently lost), and a panic in a thread is the caller's.
 pub fn score_all(
     classifier: &Classifier,
     tweets: Vec<Tweet>,
     threads: usize,
     progress: &(dyn Fn(u64) + Sync),
-) -> (Vec<Scored>, usize) {
+) -> Result<(Vec<Scored>, usize), EdgeError> {
     let share = tweets.len().div_ceil(threads.max(1)).max(1);
-    let parts: Vec<Vec<Option<Scored>>> = std::thread::scope(|scope| {
+    let parts: Vec<Result<Vec<Option<Scored>>, EdgeError>> = std::thread::scope(|scope| {
         let workers: Vec<_> = tweets
             .chunks(share)
             .map(|chunk| {
@@ -34,26 +35,37 @@ pub fn score_all(
                     for slice in chunk.chunks(SLICE) {
                         let texts: Vec<&str> = slice.iter().map(|t| t.text.as_str()).collect();
                         let predictions = classifier.predict_many(&texts);
-                        scored.extend(slice.iter().zip(predictions).map(|(tweet, prediction)| {
-                            prediction.ok().map(|p| Scored {
-                                tweet: tweet.clone(),
-                                label: p.label,
-                                score: p.score,
-                            })
-                        }));
+                        for (tweet, prediction) in slice.iter().zip(predictions) {
+                            scored.push(match prediction {
+                                Ok(p) => Some(Scored {
+                                    tweet: tweet.clone(),
+                                    label: p.label,
+                                    score: p.score,
+                                }),
+                                Err(EdgeError::EmptyText | EdgeError::TextTooLong { .. }) => None,
+                                Err(other) => return Err(other),
+                            });
+                        }
                         progress(slice.len() as u64);
                     }
-                    scored
+                    Ok(scored)
                 })
             })
             .collect();
         workers
             .into_iter()
-            .map(|worker| worker.join().unwrap_or_default())
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     });
     let total = tweets.len();
-    let scored: Vec<Scored> = parts.into_iter().flatten().flatten().collect();
+    let mut scored = Vec::with_capacity(total);
+    for part in parts {
+        scored.extend(part?.into_iter().flatten());
+    }
     let refused = total - scored.len();
-    (scored, refused)
+    Ok((scored, refused))
 }
