@@ -6,10 +6,23 @@ const CACHE = "moodwing-shell-v1";
 const FIXED = ["/", "/config.json", "/ondevice/worker.js", "/ondevice/pkg/moodwing_edge_browser.js",
   "/ondevice/pkg/moodwing_edge_browser_bg.wasm"];
 
-async function shellFiles() {
-  const html = await (await fetch("/index.html", { cache: "no-store" })).text();
+// The shell named by one version of index.html.
+function shellOf(html) {
   const linked = [...html.matchAll(/(?:href|src)="(\/[^"]+)"/g)].map((match) => match[1]);
   return [...new Set([...FIXED, ...linked])];
+}
+
+async function shellFiles() {
+  return shellOf(await (await fetch("/index.html", { cache: "no-store" })).text());
+}
+
+// After a redeployment the old hashed files are of no use: keep only the new shell's (and pages).
+async function prune(cache, html) {
+  const keep = new Set(shellOf(html));
+  for (const request of await cache.keys()) {
+    const path = new URL(request.url).pathname;
+    if (!keep.has(path) && /\.(js|wasm|css)$/.test(path)) await cache.delete(request);
+  }
 }
 
 self.addEventListener("install", (event) => {
@@ -31,7 +44,10 @@ self.addEventListener("fetch", (event) => {
     const cache = await caches.open(CACHE);
     try {
       const response = await fetch(event.request);
-      if (response.ok) await cache.put(event.request, response.clone());
+      if (response.ok) {
+        await cache.put(event.request, response.clone());
+        if (event.request.mode === "navigate") event.waitUntil(response.clone().text().then((html) => prune(cache, html)));
+      }
       return response;
     } catch (error) {
       // A page path such as /monitor is the app shell.

@@ -356,6 +356,11 @@ async fn after_one_visit_the_page_predicts_with_the_network_cut() {
         visit["controlled"], true,
         "the service worker controls the page"
     );
+    assert_eq!(
+        (&visit["stale_before"], &visit["stale_after_reload"]),
+        (&json!(true), &json!(false)),
+        "an older deployment's file is pruned at the next load"
+    );
 
     drop(site); // the site's server is gone: nothing answers at its address
     assert!(

@@ -28,7 +28,20 @@ try {
   if (phase === "visit") {
     // The service worker keeps the shell once it is active.
     await page.evaluate(async () => { await navigator.serviceWorker.ready; });
-    console.log(JSON.stringify({ controlled: await page.evaluate(() => Boolean(navigator.serviceWorker.controller)) }));
+    const controlled = await page.evaluate(() => Boolean(navigator.serviceWorker.controller));
+    // A file of an older deployment, as the cache would hold it: pruned by the next page load.
+    const STALE = "/moodwing-web-ui-0123456789abcdef.js";
+    const staleKept = (path) => page.evaluate(async (p) => Boolean(await (await caches.open("moodwing-shell-v1")).match(p)), path);
+    await page.evaluate(async (p) => (await caches.open("moodwing-shell-v1")).put(p, new Response("old")), STALE);
+    const before = await staleKept(STALE);
+    await page.reload();
+    await page.locator("#mode-device:checked").waitFor();
+    let after = true;
+    for (let i = 0; i < 50 && after; i += 1) {
+      after = await staleKept(STALE);
+      if (after) await page.waitForTimeout(100);
+    }
+    console.log(JSON.stringify({ controlled, stale_before: before, stale_after_reload: after }));
   } else {
     await page.locator("#tweet").fill(TWEET);
     await page.locator("#predict").click();
