@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::ApiError;
 use crate::operator::authorize;
-use crate::routes::{AppState, blocking};
+use crate::routes::{AppState, blocking, in_range};
 
 /// Most feedbacks in one answer; the next page starts after the `x-last-row` of this one.
 pub const MAX_EXPORT: usize = 10_000;
@@ -39,13 +39,7 @@ pub async fn export(
             reason: "must be an RFC 3339 time or Unix milliseconds".into(),
         })?,
     };
-    let limit = query.limit.unwrap_or(MAX_EXPORT);
-    if !(1..=MAX_EXPORT).contains(&limit) {
-        return Err(ApiError::Invalid {
-            field: "limit",
-            reason: format!("must be from 1 to {MAX_EXPORT}"),
-        });
-    }
+    let limit = in_range("limit", query.limit.unwrap_or(MAX_EXPORT), 1..=MAX_EXPORT)?;
     let store = state.store.clone();
     let after_row = query.after_row.unwrap_or(0);
     let rows = blocking(move || store.export(since_ms, after_row, limit)).await?;
@@ -71,7 +65,7 @@ pub async fn export(
     Ok(response)
 }
 
-pub(crate) fn parse_since(since: &str) -> Option<i64> {
+fn parse_since(since: &str) -> Option<i64> {
     since.parse::<i64>().ok().or_else(|| {
         chrono::DateTime::parse_from_rfc3339(since)
             .ok()

@@ -12,7 +12,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter, SpanLinks};
 use tokio::sync::Notify;
 
 use crate::feedback::event_name;
-use crate::store::{PendingSuspicion, Store, StoreError, Stored};
+use crate::store::{PendingSuspicion, Store, StoreError, Stored, to_i64};
 use sha2::{Digest, Sha256};
 
 /// Rows sent in one request to the ingestion endpoint.
@@ -289,10 +289,6 @@ pub fn span_for_suspicion(pending: &PendingSuspicion) -> SpanData {
         "/api/radar/reports",
         properties,
     )
-}
-
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// The request that brought the feedback, with the feedback as a custom event

@@ -12,7 +12,7 @@ use crate::ApiError;
 use crate::exporter::now_ms;
 use crate::feedback::Verdict;
 use crate::operator::authorize;
-use crate::routes::{AppState, blocking};
+use crate::routes::{AppState, blocking, in_range};
 
 #[derive(Debug, Deserialize)]
 pub struct MonitorQuery {
@@ -66,19 +66,4 @@ pub async fn monitor(
     })
     .await?;
     Ok(Json(snapshot))
-}
-
-fn in_range<T: PartialOrd + std::fmt::Display>(
-    field: &'static str,
-    value: T,
-    range: std::ops::RangeInclusive<T>,
-) -> Result<T, ApiError> {
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(ApiError::Invalid {
-            field,
-            reason: format!("must be from {} to {}", range.start(), range.end()),
-        })
-    }
 }

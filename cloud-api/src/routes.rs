@@ -135,6 +135,22 @@ pub(crate) async fn json_body<T: DeserializeOwned>(
     serde_json::from_slice(&body).map_err(|e| ApiError::BadJson(e.to_string()))
 }
 
+/// `value` if `range` holds it, else a 422 naming `field` and the range.
+pub(crate) fn in_range<T: PartialOrd + std::fmt::Display>(
+    field: &'static str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ApiError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ApiError::Invalid {
+            field,
+            reason: format!("must be from {} to {}", range.start(), range.end()),
+        })
+    }
+}
+
 async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
     let feedback: Feedback = json_body(headers, body, MAX_BODY_BYTES).await?;
     let id = validate(&feedback)?;

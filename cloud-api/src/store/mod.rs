@@ -75,7 +75,7 @@ pub struct WindowStats {
 /// A firing of the rejection alert rule.
 pub use moodwing_protocol::AlertFired as AlertRecord;
 
-/// A bad-buzz suspicion waiting in the outbox: its row in `radar_window`, and the window.
+/// A row of `radar_window`: a bad-buzz suspicion waiting in the outbox, or any radar window as read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingSuspicion {
     pub row: i64,
@@ -276,17 +276,19 @@ fn parse_label(value: &str) -> Option<Label> {
     }
 }
 
-/// A radar window as both backends read it: `source, start_ms, window_secs, tweets, negatives,
-/// suspicion` (JSON).
-const RADAR_COLUMNS: &str = "source, start_ms, window_secs, tweets, negatives, suspicion";
+/// A radar window's columns as both backends read them, in this order (`suspicion` is JSON).
+const RADAR_COLUMNS: &str =
+    "row, source, start_ms, window_secs, tweets, negatives, suspicion, received_at_ms";
 
-fn radar_window(
+/// A row of [`RADAR_COLUMNS`], checked.
+fn radar_row(
     row: i64,
     source: String,
     start_ms: i64,
     counts: [i64; 3],
     suspicion: Option<String>,
-) -> Result<StoredRadarWindow, StoreError> {
+    received_at_ms: i64,
+) -> Result<PendingSuspicion, StoreError> {
     let [window_secs, tweets, negatives] = counts.map(|n| u64::try_from(n).unwrap_or(0));
     let suspicion = suspicion
         .map(|json| serde_json::from_str(&json))
@@ -295,14 +297,18 @@ fn radar_window(
             id: row,
             reason: format!("radar suspicion: {e}"),
         })?;
-    Ok(StoredRadarWindow {
-        source,
-        window_secs,
-        window: moodwing_protocol::RadarWindow {
-            start_ms,
-            tweets,
-            negatives,
-            suspicion,
+    Ok(PendingSuspicion {
+        row,
+        received_at_ms,
+        window: StoredRadarWindow {
+            source,
+            window_secs,
+            window: moodwing_protocol::RadarWindow {
+                start_ms,
+                tweets,
+                negatives,
+                suspicion,
+            },
         },
     })
 }
@@ -315,7 +321,7 @@ fn suspicion_json(window: &moodwing_protocol::RadarWindow) -> Option<String> {
         .and_then(|suspicion| serde_json::to_string(suspicion).ok())
 }
 
-fn to_i64(n: u64) -> i64 {
+pub(crate) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 

@@ -19,7 +19,7 @@ use moodwing_protocol::{FeedbackBucket, ModelId, RadarReport, StoredRadarWindow}
 
 use super::{
     AlertRecord, Backend, COLUMNS, Columns, Inserted, PendingSuspicion, RADAR_COLUMNS, StoreError,
-    Stored, radar_window, suspicion_json, to_i64,
+    Stored, radar_row, suspicion_json, to_i64,
 };
 use crate::feedback::{Feedback, Label, Verdict};
 
@@ -486,12 +486,14 @@ impl Backend for PostgresStore {
         self.with(|client| {
             let rows = client.query(
                 &format!(
-                    "SELECT row, {RADAR_COLUMNS} FROM radar_window WHERE start_ms >= $1 \
+                    "SELECT {RADAR_COLUMNS} FROM radar_window WHERE start_ms >= $1 \
                      ORDER BY start_ms, source"
                 ),
                 &[&since_ms],
             )?;
-            rows.iter().map(read_radar_row).collect()
+            rows.iter()
+                .map(|row| read_radar_row(row).map(|read| read.window))
+                .collect()
         })
     }
 
@@ -506,19 +508,13 @@ impl Backend for PostgresStore {
                          WHERE suspicion IS NOT NULL AND exported_at_ms IS NULL \
                          AND (claimed_until_ms IS NULL OR claimed_until_ms < $2 OR claimed_by = $1) \
                          ORDER BY row LIMIT $4 FOR UPDATE SKIP LOCKED) \
-                     RETURNING row, {RADAR_COLUMNS}, received_at_ms"
+                     RETURNING {RADAR_COLUMNS}"
                 ),
                 &[&self.replica, &now, &lease_ms, &to_i64(limit as u64)],
             )?;
             let mut pending = rows
                 .iter()
-                .map(|row| {
-                    Ok(PendingSuspicion {
-                        row: row.get(0),
-                        received_at_ms: row.get(7),
-                        window: read_radar_row(row)?,
-                    })
-                })
+                .map(read_radar_row)
                 .collect::<Result<Vec<_>, StoreError>>()?;
             pending.sort_by_key(|suspicion| suspicion.row);
             Ok(pending)
@@ -537,14 +533,15 @@ impl Backend for PostgresStore {
     }
 }
 
-/// `row, RADAR_COLUMNS, ...`
-fn read_radar_row(row: &Row) -> Result<StoredRadarWindow, StoreError> {
-    radar_window(
+/// A row of `RADAR_COLUMNS`.
+fn read_radar_row(row: &Row) -> Result<PendingSuspicion, StoreError> {
+    radar_row(
         row.get(0),
         row.get(1),
         row.get(2),
         [row.get(3), row.get(4), row.get(5)],
         row.get(6),
+        row.get(7),
     )
 }
 

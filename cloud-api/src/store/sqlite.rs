@@ -11,7 +11,7 @@ use moodwing_protocol::{FeedbackBucket, ModelId, RadarReport, StoredRadarWindow}
 
 use super::{
     AlertRecord, Backend, COLUMNS, Columns, Inserted, PendingSuspicion, RADAR_COLUMNS, StoreError,
-    Stored, radar_window, suspicion_json, to_i64,
+    Stored, radar_row, suspicion_json, to_i64,
 };
 use crate::feedback::{Feedback, Label, Verdict};
 
@@ -341,29 +341,20 @@ impl Backend for SqliteStore {
     fn radar_since(&self, since_ms: i64) -> Result<Vec<StoredRadarWindow>, StoreError> {
         let connection = self.lock()?;
         let mut statement = connection.prepare(&format!(
-            "SELECT row, {RADAR_COLUMNS} FROM radar_window WHERE start_ms >= ?1 \
-             ORDER BY start_ms, source"
+            "SELECT {RADAR_COLUMNS} FROM radar_window WHERE start_ms >= ?1 ORDER BY start_ms, source"
         ))?;
         let rows = statement.query_map([since_ms], read_radar_row)?;
-        rows.map(|row| row?.map(|(_, _, window)| window))
-            .collect::<Result<_, _>>()
+        rows.map(|row| row?.map(|read| read.window)).collect()
     }
 
     fn unexported_suspicions(&self, limit: usize) -> Result<Vec<PendingSuspicion>, StoreError> {
         let connection = self.lock()?;
         let mut statement = connection.prepare(&format!(
-            "SELECT row, {RADAR_COLUMNS}, received_at_ms FROM radar_window \
+            "SELECT {RADAR_COLUMNS} FROM radar_window \
              WHERE suspicion IS NOT NULL AND exported_at_ms IS NULL ORDER BY row LIMIT ?1"
         ))?;
         let rows = statement.query_map([to_i64(limit as u64)], read_radar_row)?;
-        rows.map(|row| {
-            row?.map(|(row, received_at_ms, window)| PendingSuspicion {
-                row,
-                received_at_ms,
-                window,
-            })
-        })
-        .collect::<Result<_, _>>()
+        rows.map(|row| row?).collect()
     }
 
     fn mark_suspicions_exported(&self, rows: &[i64], now_ms: i64) -> Result<(), StoreError> {
@@ -380,21 +371,18 @@ impl Backend for SqliteStore {
     }
 }
 
-/// `row, RADAR_COLUMNS[, received_at_ms]` (0 when not selected).
-#[allow(clippy::type_complexity)]
+/// A row of `RADAR_COLUMNS`.
 fn read_radar_row(
     row: &rusqlite::Row<'_>,
-) -> rusqlite::Result<Result<(i64, i64, StoredRadarWindow), StoreError>> {
-    let id: i64 = row.get(0)?;
-    let received_at_ms = row.get::<_, i64>(7).unwrap_or(0);
-    Ok(radar_window(
-        id,
+) -> rusqlite::Result<Result<PendingSuspicion, StoreError>> {
+    Ok(radar_row(
+        row.get(0)?,
         row.get(1)?,
         row.get(2)?,
         [row.get(3)?, row.get(4)?, row.get(5)?],
         row.get(6)?,
-    )
-    .map(|window| (id, received_at_ms, window)))
+        row.get(7)?,
+    ))
 }
 
 fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Columns> {
