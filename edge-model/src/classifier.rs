@@ -128,7 +128,7 @@ impl Classifier {
                     results[*index] = scores
                         .as_ref()
                         .map(|scores| self.labelled(scores[position]))
-                        .map_err(|e| EdgeError::Model(e.to_string()));
+                        .map_err(EdgeError::clone);
                 }
             }
         }

@@ -1,7 +1,7 @@
 use thiserror::Error;
 
 /// Everything the inference core can refuse or fail at.
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum EdgeError {
     #[error("the text is empty")]
     EmptyText,
