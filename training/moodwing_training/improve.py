@@ -295,7 +295,7 @@ def improve(
         mlflow.log_text("\n".join(lines) + "\n", f"feedback_slice/{data.version}/tweets.jsonl")
 
         challenger = train.train_and_register(
-            approach, replace(options, feedback=tuple(data.train), feedback_weight=weight, promote=False)
+            approach, replace(options, feedback=tuple(data.train), feedback_weight=weight, promote=False), corpus
         )
         client.set_registered_model_alias(name, CHALLENGER, challenger.version)
         mlflow.log_param("challenger_version", challenger.version)

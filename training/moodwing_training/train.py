@@ -281,11 +281,13 @@ def load_training_corpus(options: Options) -> Corpus:
     return _sample(corpus, options.sample) if options.sample else corpus
 
 
-def train_and_register(approach: str, options: Options = Options()) -> Registered:
-    """Train, evaluate, log and register one version; a run inside an active run is nested in it."""
-    corpus = load_training_corpus(options)
+def train_and_register(approach: str, options: Options = Options(), corpus: Corpus | None = None) -> Registered:
+    """Train, evaluate, log and register one version; a run inside an active run is nested in it.
+    `corpus`: the one `load_training_corpus(options)` gives, when the caller already holds it."""
+    corpus = load_training_corpus(options) if corpus is None else corpus
     if options.feedback:
-        corpus.parts["train"] = corpus.parts["train"] + list(options.feedback) * options.feedback_weight
+        train_part = corpus.parts["train"] + list(options.feedback) * options.feedback_weight
+        corpus = replace(corpus, parts={**corpus.parts, "train": train_part})
     sizes = {**{k: len(v) for k, v in corpus.reported_sets().items()}, "train": len(corpus.parts["train"])}
     print(
         f"[{approach}] " + ", ".join(f"{k} {v}" for k, v in sizes.items()) + f", unlabelled {len(corpus.unlabelled)}",
