@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Api, Db, client, fresh_postgres, rejection, temp_dir};
+use common::{Api, Db, client, fresh_postgres, rejection, send_as_operator, temp_dir};
 use moodwing_protocol::ExportedFeedback;
 use serde_json::Value;
 
@@ -13,11 +13,8 @@ async fn get(
     query: &str,
     token: Option<&str>,
 ) -> (u16, reqwest::header::HeaderMap, String) {
-    let mut request = client().get(format!("{}/api/feedback/export{query}", api.base));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
+    let request = client().get(format!("{}/api/feedback/export{query}", api.base));
+    let response = send_as_operator(request, token).await;
     let (status, headers) = (response.status().as_u16(), response.headers().clone());
     (status, headers, response.text().await.unwrap())
 }

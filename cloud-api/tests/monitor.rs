@@ -6,7 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Api, Db, Receiver, client, fresh_postgres, post_radar_report, radar_report, rejection, temp_dir,
+    Api, Db, Receiver, client, fresh_postgres, post_radar_report, radar_report, rejection,
+    send_as_operator, temp_dir,
 };
 use moodwing_protocol::{MonitorSnapshot, RadarReceipt};
 use serde_json::{Value, json};
@@ -14,11 +15,8 @@ use serde_json::{Value, json};
 const TOKEN: &str = "an operator token for the monitor tests, 32+ chars";
 
 async fn monitor(api: &Api, query: &str, token: Option<&str>) -> (u16, Value) {
-    let mut request = client().get(format!("{}/api/monitor{query}", api.base));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
+    let request = client().get(format!("{}/api/monitor{query}", api.base));
+    let response = send_as_operator(request, token).await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }

@@ -639,16 +639,25 @@ pub fn radar_report(source: &str, windows: i64, flag_last: bool) -> Value {
     json!({"source": source, "window_secs": 900, "windows": windows})
 }
 
+/// `request` sent with `Authorization: Bearer <token>` when there is a token: the operator routes.
+pub async fn send_as_operator(
+    request: reqwest::RequestBuilder,
+    token: Option<&str>,
+) -> reqwest::Response {
+    let request = match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    };
+    request.send().await.unwrap()
+}
+
 /// `POST /api/radar/reports` with `token` (if any): the status and the JSON answer.
 pub async fn post_radar_report(api: &Api, report: &Value, token: Option<&str>) -> (u16, Value) {
-    let mut request = client()
+    let request = client()
         .post(format!("{}/api/radar/reports", api.base))
         .header("content-type", "application/json")
         .body(report.to_string());
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
+    let response = send_as_operator(request, token).await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
