@@ -22,13 +22,14 @@ print_stage_times() {
 }
 
 python_env() { # the training venv, installed from the lock file when it changed
+  # --no-cache-dir: no second copy of the wheels (torch's CUDA dependencies alone are ~4 GB)
   local stamp="$VENV/.lock-sha256" want
   want="$(sha256sum "$ROOT/training/requirements.lock" | cut -d' ' -f1)"
   if [[ ! -x "$VENV/bin/python" ]]; then
     python3 -m venv "$VENV"
   fi
   if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
-    "$VENV/bin/pip" install --progress-bar off -q -r "$ROOT/training/requirements.lock"
+    "$VENV/bin/pip" install --progress-bar off -q --no-cache-dir -r "$ROOT/training/requirements.lock"
     echo "$want" > "$stamp"
   fi
   "$VENV/bin/pip" install --progress-bar off -q --no-deps --no-build-isolation -e "$ROOT/training"
@@ -130,7 +131,7 @@ pip_tool() { # pip_tool NAME VERSION: a PyPI command-line tool in its own venv i
   local venv="$TOOLS/$1"
   if ! "$venv/bin/pip" show "$1" 2>/dev/null | grep -qx "Version: $2"; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --progress-bar off -q "$1==$2"
+    "$venv/bin/pip" install --progress-bar off -q --no-cache-dir "$1==$2"
   fi
 }
 

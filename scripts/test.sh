@@ -4,6 +4,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 export MLFLOW_DISABLE_TELEMETRY=true HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# One build per run: incremental caches only cost disk (GBs) here.
+export CARGO_INCREMENTAL=0
 native=(--workspace --exclude moodwing-edge-component --exclude moodwing-config-bridge)
 
 stage "python: install" python_env
