@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The on-device mode against the edge service and native onnxruntime, in one run (issue 15):
-# download size (gzip -9 of what the page and its model fetch), first prediction after page load
+# download size (gzip -9 and brotli 11 of what the page and its model fetch), first prediction after page load
 # (cold and warm), p50/p99 per tweet on the device, from the edge service (the component under
 # `wasmtime serve`, a fresh instance per request as Spin runs it) and natively (onnxruntime, one
 # thread), and the on-device model's WebAssembly memory. Usage: bench/ondevice_bench.sh [TWEETS]
@@ -33,7 +33,7 @@ done
 node bench/ondevice_bench.mjs "http://127.0.0.1:$site_port" "http://127.0.0.1:$edge_port/api" "$work/tweets.jsonl" \
   > "$work/browser.json"
 "$VENV/bin/python" - "$work/tweets.jsonl" "$work/browser.json" "$work/site" <<'PY'
-import gzip, json, sys, time
+import gzip, json, subprocess, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +57,13 @@ native_p50, native_p99 = np.percentile(timings, 50), np.percentile(timings, 99)
 def gz(paths):
     return sum(len(gzip.compress(p.read_bytes(), 9)) for p in paths) / 1e6
 
+BROTLI = ("const zlib = require('zlib'), fs = require('fs'); let n = 0; for (const p of process.argv.slice(1)) "
+          "n += zlib.brotliCompressSync(fs.readFileSync(p), {params: {[zlib.constants.BROTLI_PARAM_QUALITY]: 11}})"
+          ".length; console.log(n)")
+
+def br(paths):  # what hosts that compress with brotli (Azure Static Web Apps among them) send
+    return int(subprocess.check_output(["node", "-e", BROTLI, *map(str, paths)])) / 1e6
+
 page = [p for p in site.iterdir() if p.is_file() and p.name not in ("sw.js", "staticwebapp.config.json")]
 runtime = list((site / "ondevice" / "pkg").glob("*.js")) + list((site / "ondevice" / "pkg").glob("*.wasm"))
 runtime.append(site / "ondevice" / "worker.js")
@@ -65,6 +72,9 @@ device, edge = browser["on_device_ms"], browser["edge_service_ms"]
 print(f"{browser['tweets']} golden tweets, headless Chromium, 2-core machine")
 print(f"download (gzip -9): page {gz(page):.2f} MB, on-device runtime {gz(runtime):.2f} MB, "
       f"model {gz(model):.2f} MB; total {gz(page + runtime + model):.2f} MB (goal <= 4 MB)")
+print(f"download (brotli 11): page {br(page):.2f} MB, on-device runtime {br(runtime):.2f} MB, "
+      f"model {br(model):.2f} MB; total {br(page + runtime + model):.2f} MB")
+print(f"worker load, warm cache: {browser['worker_load_warm_ms']}")
 first = browser["first_prediction_ms"]
 print(f"first prediction after page load: cold {first['cold']:.0f} ms (goal <= 500), warm {first['warm']:.0f} ms (goal <= 150)")
 print("per tweet          p50 ms   p99 ms   p50 / native")

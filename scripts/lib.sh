@@ -84,7 +84,10 @@ build_on_device() { # build_on_device DIR: the edge core for the browser (wasm-b
   cargo build --release --locked --target wasm32-unknown-unknown -p moodwing-edge-browser
   rm -rf "$out" && mkdir -p "$out/model/lstm"
   "$TOOLS/bin/wasm-bindgen" --target web --out-dir "$out/pkg" "$wasm"
-  cp "$ROOT/web-ui/ondevice/worker.js" "$out/"
+  local runtime_sha256
+  runtime_sha256="$(sha256sum "$out/pkg/moodwing_edge_browser_bg.wasm" | cut -d' ' -f1)"
+  sed "s/@RUNTIME_SHA256@/$runtime_sha256/" "$ROOT/web-ui/ondevice/worker.js" > "$out/worker.js"
+  grep -q "$runtime_sha256" "$out/worker.js" || { echo "worker.js: the runtime's sha256 was not written in" >&2; return 1; }
   cp "$ROOT"/edge-model/models/lstm/{model.json,model.onnx,tokenizer.json} "$out/model/lstm/"
 }
 

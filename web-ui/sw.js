@@ -1,10 +1,10 @@
 // The page's service worker: after one visit, Moodwing opens and predicts with the network cut.
 // Same-origin GETs go to the network first (a redeployment is seen at once) and are kept; offline,
 // the kept copy answers. The page's own files are hashed by trunk, so the worker learns their names
-// from index.html when it installs; the on-device worker and its wasm have fixed names.
+// from index.html when it installs; the on-device worker and its glue have fixed names (its wasm and
+// model are kept by the worker itself, under their sha256).
 const CACHE = "moodwing-shell-v1";
-const FIXED = ["/", "/config.json", "/ondevice/worker.js", "/ondevice/pkg/moodwing_edge_browser.js",
-  "/ondevice/pkg/moodwing_edge_browser_bg.wasm"];
+const FIXED = ["/", "/config.json", "/ondevice/worker.js", "/ondevice/pkg/moodwing_edge_browser.js"];
 
 // The shell named by one version of index.html.
 function shellOf(html) {
@@ -37,16 +37,20 @@ self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim(
 
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
-  // Other origins (the APIs) are not the shell; the model files are kept by the on-device worker.
+  // Other origins (the APIs) are not the shell; the runtime and model are kept by the on-device worker.
   if (event.request.method !== "GET" || url.origin !== self.location.origin) return;
-  if (url.pathname.startsWith("/ondevice/model/")) return;
+  if (url.pathname.startsWith("/ondevice/model/") || url.pathname.endsWith(".wasm") && url.pathname.startsWith("/ondevice/")) return;
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
     try {
       const response = await fetch(event.request);
+      // Kept in the background: waiting for the runtime's 11 MB to be written first held up the
+      // on-device worker's compilation at every page load.
       if (response.ok) {
-        await cache.put(event.request, response.clone());
-        if (event.request.mode === "navigate") event.waitUntil(response.clone().text().then((html) => prune(cache, html)));
+        const kept = cache.put(event.request, response.clone());
+        event.waitUntil(event.request.mode === "navigate"
+          ? Promise.all([kept, response.clone().text().then((html) => prune(cache, html))])
+          : kept);
       }
       return response;
     } catch (error) {

@@ -336,6 +336,29 @@ async fn the_on_device_model_in_chromium_scores_as_the_component_does() {
     );
 }
 
+/// A deployment without the on-device files (or a browser whose worker cannot start): the page
+/// says the device is unavailable, offers the edge service and predicts with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_its_on_device_files_the_page_predicts_with_the_edge_service() {
+    let root = workspace_root();
+    let dir = temp_dir("no-device");
+    let component = Served::start("sentiment-lstm", "/api/health");
+    let config = json!({"predict_api": format!("{}/api", component.base_url), "feedback_api": "http://127.0.0.1:9/api"});
+    let site = StaticSite::start(free_port(), &root.join("web-ui/dist"), &dir, &config);
+    std::fs::remove_dir_all(dir.join("site/ondevice")).unwrap();
+    let page = node_script("fallback.mjs", &[&site.url]).await;
+    assert_eq!(
+        page["device_status"], " (unavailable: its worker did not start)",
+        "{page}"
+    );
+    assert_eq!(
+        (&page["edge_checked"], &page["device_disabled"]),
+        (&json!(true), &json!(true))
+    );
+    assert_eq!(page["where"], "computed by the edge service");
+    assert_eq!(page["label"], "negative");
+}
+
 /// After one visit the page opens and predicts with its site gone: the service worker (`sw.js`)
 /// serves the shell, the on-device worker its model from Cache Storage. One Chromium profile is kept
 /// across the two runs, as a person's browser keeps it.
@@ -359,7 +382,7 @@ async fn after_one_visit_the_page_predicts_with_the_network_cut() {
     assert_eq!(
         (&visit["stale_before"], &visit["stale_after_reload"]),
         (&json!(true), &json!(false)),
-        "an older deployment's file is pruned at the next load"
+        "an older deployment's files (the shell's, the on-device runtime's) are pruned at the next load"
     );
 
     drop(site); // the site's server is gone: nothing answers at its address

@@ -29,16 +29,22 @@ try {
     // The service worker keeps the shell once it is active.
     await page.evaluate(async () => { await navigator.serviceWorker.ready; });
     const controlled = await page.evaluate(() => Boolean(navigator.serviceWorker.controller));
-    // A file of an older deployment, as the cache would hold it: pruned by the next page load.
-    const STALE = "/moodwing-web-ui-0123456789abcdef.js";
-    const staleKept = (path) => page.evaluate(async (p) => Boolean(await (await caches.open("moodwing-shell-v1")).match(p)), path);
-    await page.evaluate(async (p) => (await caches.open("moodwing-shell-v1")).put(p, new Response("old")), STALE);
-    const before = await staleKept(STALE);
+    // A file of an older deployment, as the shell's cache would hold it: pruned by the next page load.
+    // The same for the on-device worker's cache: a runtime of another version, kept under its sha256.
+    const STALE = [["moodwing-shell-v1", "/moodwing-web-ui-0123456789abcdef.js"],
+      ["moodwing-on-device-v1", `/ondevice/pkg/moodwing_edge_browser_bg.wasm?sha256=${"0".repeat(64)}`]];
+    const staleKept = () => page.evaluate(async (stale) => {
+      return Promise.all(stale.map(async ([cache, path]) => Boolean(await (await caches.open(cache)).match(path))));
+    }, STALE);
+    await page.evaluate(async (stale) => {
+      for (const [cache, path] of stale) await (await caches.open(cache)).put(path, new Response("old"));
+    }, STALE);
+    const before = (await staleKept()).every(Boolean);
     await page.reload();
     await page.locator("#mode-device:checked").waitFor();
     let after = true;
     for (let i = 0; i < 50 && after; i += 1) {
-      after = await staleKept(STALE);
+      after = (await staleKept()).some(Boolean);
       if (after) await page.waitForTimeout(100);
     }
     console.log(JSON.stringify({ controlled, stale_before: before, stale_after_reload: after }));

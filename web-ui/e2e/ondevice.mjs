@@ -1,6 +1,7 @@
 // The on-device model in Debian's headless Chromium: the page's origin starts the real worker
 // (web-ui/ondevice/worker.js), which loads the bundle with the edge core compiled to WebAssembly
-// and scores each tweet; then a second page load, with the bundle now in Cache Storage.
+// and scores each tweet; then a second page load, with the bundle now in Cache Storage. The page is
+// one of the site's files, not the app: the app's own worker would fill the cache meanwhile.
 //
 //   node ondevice.mjs <site url> <file of tweets, one JSON string a line>
 //
@@ -50,7 +51,7 @@ async function scoreInPage(texts) {
 await run(async (browser, failures) => {
   const page = await newPage(browser, failures);
   page.setDefaultTimeout(120_000);
-  await page.goto(siteUrl);
+  await page.goto(`${siteUrl}/config.json`);
   const cold = await page.evaluate(scoreInPage, tweets);
   await page.reload();
   const warm = await page.evaluate(scoreInPage, tweets.slice(0, 1));

@@ -1,16 +1,22 @@
 // The on-device model, off the page's thread: the edge core compiled to WebAssembly
 // (edge-model/browser) scores tweets here, so typing never waits for it and no tweet leaves the
 // device. Messages: {type: "load"} -> {type: "ready", ms, cached (the model files came from the
-// cache), memory_bytes (the WebAssembly memory now)} | {type: "failed", error};
+// cache), phases (wasm_ms: runtime compiled, files_ms: bundle read, build_ms: model built), memory_bytes
+// (the WebAssembly memory now)} | {type: "failed", error};
 // {type: "predict", id, text} -> {type: "prediction", id, prediction} | {type: "prediction", id, error}.
 //
 // The bundle's model.json is asked of the network first (a redeployed model is seen at once) and
 // kept for offline use; model.onnx and tokenizer.json are kept under their sha256, so a cached
 // file is never stale. The core checks both against model.json's hashes before anything is cached.
+// The runtime's wasm is kept the same way, under the sha256 the build writes into this file
+// (scripts/lib.sh, build_on_device), once it compiled and matched it: a page load then reads it
+// from Cache Storage instead of asking the network. Files of other versions are dropped.
 import init, { OnDevice } from "./pkg/moodwing_edge_browser.js";
 
 const CACHE = "moodwing-on-device-v1";
 const BUNDLE = new URL("./model/lstm/", import.meta.url);
+const RUNTIME = new URL("./pkg/moodwing_edge_browser_bg.wasm", import.meta.url);
+RUNTIME.searchParams.set("sha256", "@RUNTIME_SHA256@");
 let ready = null;
 
 async function networkFirst(cache, url) {
@@ -38,31 +44,65 @@ async function cacheFirst(cache, url) {
 
 const bytes = async ({ response }) => new Uint8Array(await response.clone().arrayBuffer());
 
+async function sha256(response) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await response.clone().arrayBuffer()));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// The runtime, compiled as it streams in; a download is kept only once it compiled and matched.
+async function runtime(cache) {
+  const file = await cacheFirst(cache, RUNTIME);
+  const wasm = await init({ module_or_path: file.response.clone() });
+  if (!file.cached) {
+    const want = RUNTIME.searchParams.get("sha256");
+    const got = await sha256(file.response);
+    if (got !== want) throw new Error(`${RUNTIME.pathname}: sha256 ${got}, expected ${want}`);
+    await cache.put(RUNTIME, file.response);
+  }
+  return wasm;
+}
+
+// Drop what an older version kept: every file kept under a sha256 that is no longer current.
+async function prune(cache, current) {
+  for (const request of await cache.keys()) {
+    const url = new URL(request.url);
+    if (url.searchParams.has("sha256") && !current.has(url.href)) await cache.delete(request);
+  }
+}
+
+// The runtime's compilation and the bundle's reads overlap; the phases are reported for the benchmark.
 async function load() {
   const started = performance.now();
+  const since = () => Math.round(performance.now() - started);
   const cache = await caches.open(CACHE);
-  const wasm = await init();
+  const compiled = runtime(cache).then((wasm) => ({ wasm, ms: since() }));
   const card = await networkFirst(cache, new URL("model.json", BUNDLE));
   const cardBytes = await bytes(card);
   const hashes = JSON.parse(new TextDecoder().decode(cardBytes)).sha256;
   const files = await Promise.all(
-    ["model.onnx", "tokenizer.json"].map((name) => {
+    ["model.onnx", "tokenizer.json"].map(async (name) => {
       const url = new URL(name, BUNDLE);
       url.searchParams.set("sha256", hashes[name]);
-      return cacheFirst(cache, url).then((file) => ({ ...file, url }));
+      const file = await cacheFirst(cache, url);
+      return { ...file, url, bytes: await bytes(file) };
     }),
   );
-  const model = new OnDevice(cardBytes, await bytes(files[0]), await bytes(files[1]));
+  const filesMs = since();
+  const { wasm, ms: wasmMs } = await compiled;
+  const building = performance.now();
+  const model = new OnDevice(cardBytes, files[0].bytes, files[1].bytes);
+  const phases = { wasm_ms: wasmMs, files_ms: filesMs, build_ms: Math.round(performance.now() - building) };
   for (const file of files) if (!file.cached) await cache.put(file.url, file.response);
-  return { model, wasm, ms: performance.now() - started, cached: files.every((f) => f.cached) };
+  await prune(cache, new Set([RUNTIME.href, ...files.map((file) => file.url.href)]));
+  return { model, wasm, phases, ms: performance.now() - started, cached: files.every((f) => f.cached) };
 }
 
 self.onmessage = async ({ data }) => {
   if (data.type === "load") {
     ready ??= load();
     try {
-      const { ms, cached, wasm } = await ready;
-      self.postMessage({ type: "ready", ms, cached, memory_bytes: wasm.memory.buffer.byteLength });
+      const { ms, cached, wasm, phases } = await ready;
+      self.postMessage({ type: "ready", ms, cached, phases, memory_bytes: wasm.memory.buffer.byteLength });
     } catch (error) {
       ready = null;
       self.postMessage({ type: "failed", error: String(error) });

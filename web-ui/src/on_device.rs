@@ -14,6 +14,8 @@ use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
 
 const WORKER: &str = "/ondevice/worker.js";
+/// Where `index.html` leaves the worker it started before the app loaded.
+const EARLY_WORKER: &str = "moodwingOnDevice";
 
 type Pending = Rc<RefCell<HashMap<u32, oneshot::Sender<Result<Prediction, String>>>>>;
 
@@ -49,18 +51,33 @@ impl PartialEq for OnDeviceModel {
 }
 
 impl OnDeviceModel {
-    /// Start the worker and its load of the bundle; `on_load` is told once whether it is ready.
+    /// Take over the worker `index.html` started (or start one) and ask for its bundle; `on_load`
+    /// is told whether it is ready.
     pub fn start(on_load: impl Fn(Result<(), String>) + 'static) -> Result<Self, String> {
-        let options = WorkerOptions::new();
-        options.set_type(WorkerType::Module);
-        let worker = Worker::new_with_options(WORKER, &options).map_err(describe)?;
+        let (worker, failed_early) = match early_worker() {
+            Some(worker) => {
+                let failed = js_sys::Reflect::get(&worker, &"failed".into())
+                    .is_ok_and(|failed| failed.is_truthy());
+                (worker, failed)
+            }
+            None => {
+                let options = WorkerOptions::new();
+                options.set_type(WorkerType::Module);
+                let worker = Worker::new_with_options(WORKER, &options).map_err(describe)?;
+                (worker, false)
+            }
+        };
         let pending: Pending = Rc::default();
         let on_load: Rc<dyn Fn(Result<(), String>)> = Rc::new(on_load);
         // A worker whose script or wasm cannot load (offline on a first visit, an old browser).
+        let did_not_start = "its worker did not start";
+        if failed_early {
+            on_load(Err(did_not_start.to_owned()));
+        }
         let on_error = {
             let on_load = on_load.clone();
             Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
-                on_load(Err("its worker did not start".to_owned()));
+                on_load(Err(did_not_start.to_owned()));
             })
         };
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
@@ -90,6 +107,7 @@ impl OnDeviceModel {
             })
         };
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        // Loading twice is loading once: an early worker answers with the load it began.
         worker
             .post_message(&message(&[("type", "load".into())]))
             .map_err(describe)?;
@@ -118,6 +136,18 @@ impl OnDeviceModel {
             .await
             .map_err(|_| "the on-device model stopped".to_owned())?
     }
+}
+
+/// The worker `index.html` started while the app was still downloading, taken once.
+fn early_worker() -> Option<Worker> {
+    let window = web_sys::window()?;
+    let key = JsValue::from_str(EARLY_WORKER);
+    let worker = js_sys::Reflect::get(&window, &key)
+        .ok()?
+        .dyn_into::<Worker>()
+        .ok()?;
+    let _ = js_sys::Reflect::delete_property(&window, &key);
+    Some(worker)
 }
 
 fn message(fields: &[(&str, JsValue)]) -> JsValue {
