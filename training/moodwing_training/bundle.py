@@ -5,7 +5,7 @@
 
 The bundle is the contract with `edge-model/`:
 - `model.onnx`: the registered fp32 graph, its vocabulary pruned to the pieces our tweets use
-  (`vocab.py`), quantised to int8 (MatMul, Gemm, Gather), single file;
+  (`vocab.py`), quantised to int8 (MatMul, Gemm, Gather, LSTM weights), single file;
 - `tokenizer.json`: the run's tokenizer over the same pruned vocabulary (normalisation happens
   before it, see `normalize.py`);
 - `model.json`: name, version, labels, max length, normalisation version, the decision threshold

@@ -38,6 +38,9 @@ def test_built_bundle_is_complete_and_int8(built) -> None:
     dequantized = {n.output[0]: n.input[0] for n in graph.graph.node if n.op_type == "DequantizeLinear"}
     gather = next(n for n in graph.graph.node if n.op_type == "Gather")
     assert dequantized.get(gather.input[0]) in int8
+    # So do the LSTM's input and recurrence weights (W, R); its biases stay fp32.
+    lstm = next(n for n in graph.graph.node if n.op_type == "LSTM")
+    assert dequantized.get(lstm.input[1]) in int8 and dequantized.get(lstm.input[2]) in int8
     assert card["metrics"]["size_mb"]["int8"] < card["metrics"]["size_mb"]["fp32"]
     for precision in ("fp32", "int8"):
         assert set(card["metrics"][precision]) == {
