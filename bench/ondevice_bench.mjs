@@ -70,6 +70,8 @@ async function perTweet([texts, edge]) {
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   const cold = await firstPrediction(page);
+  // Warm means what a later visit finds: the runtime and the bundle kept (written after "ready").
+  await page.waitForFunction(async () => (await (await caches.open("moodwing-on-device-v1")).keys()).length >= 4);
   const warm = await firstPrediction(page);
   const measured = await page.evaluate(perTweet, [tweets, edgeApi]);
   console.log(JSON.stringify({

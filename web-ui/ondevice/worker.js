@@ -49,17 +49,23 @@ async function sha256(response) {
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-// The runtime, compiled as it streams in; a download is kept only once it compiled and matched.
+// The runtime, compiled as it streams in.
 async function runtime(cache) {
   const file = await cacheFirst(cache, RUNTIME);
-  const wasm = await init({ module_or_path: file.response.clone() });
-  if (!file.cached) {
+  return { wasm: await init({ module_or_path: file.response.clone() }), file };
+}
+
+// What this load downloaded, kept once the model is answering: the runtime only if it matches the
+// sha256 the build wrote in, the model files (already checked by the core) as they are.
+async function keep(cache, runtimeFile, files) {
+  if (!runtimeFile.cached) {
     const want = RUNTIME.searchParams.get("sha256");
-    const got = await sha256(file.response);
+    const got = await sha256(runtimeFile.response);
     if (got !== want) throw new Error(`${RUNTIME.pathname}: sha256 ${got}, expected ${want}`);
-    await cache.put(RUNTIME, file.response);
+    await cache.put(RUNTIME, runtimeFile.response);
   }
-  return wasm;
+  for (const file of files) if (!file.cached) await cache.put(file.url, file.response);
+  await prune(cache, new Set([RUNTIME.href, ...files.map((file) => file.url.href)]));
 }
 
 // Drop what an older version kept: every file kept under a sha256 that is no longer current.
@@ -75,7 +81,7 @@ async function load() {
   const started = performance.now();
   const since = () => Math.round(performance.now() - started);
   const cache = await caches.open(CACHE);
-  const compiled = runtime(cache).then((wasm) => ({ wasm, ms: since() }));
+  const compiled = runtime(cache).then((loaded) => ({ ...loaded, ms: since() }));
   const card = await networkFirst(cache, new URL("model.json", BUNDLE));
   const cardBytes = await bytes(card);
   const hashes = JSON.parse(new TextDecoder().decode(cardBytes)).sha256;
@@ -88,12 +94,12 @@ async function load() {
     }),
   );
   const filesMs = since();
-  const { wasm, ms: wasmMs } = await compiled;
+  const { wasm, file: runtimeFile, ms: wasmMs } = await compiled;
   const building = performance.now();
   const model = new OnDevice(cardBytes, files[0].bytes, files[1].bytes);
   const phases = { wasm_ms: wasmMs, files_ms: filesMs, build_ms: Math.round(performance.now() - building) };
-  for (const file of files) if (!file.cached) await cache.put(file.url, file.response);
-  await prune(cache, new Set([RUNTIME.href, ...files.map((file) => file.url.href)]));
+  // After the "ready" answer (a task later): writing 15 MB into the cache would only delay it.
+  setTimeout(() => keep(cache, runtimeFile, files).catch((error) => console.warn(`not kept for offline use: ${error}`)));
   return { model, wasm, phases, ms: performance.now() - started, cached: files.every((f) => f.cached) };
 }
 
