@@ -260,16 +260,28 @@ async fn a_rejection_typed_in_the_browser_reaches_the_store_and_app_insights() {
     );
 }
 
+/// The built SPA in a fresh temp dir, its predictions going to the BiLSTM component (feedback to
+/// nowhere): the temp dir, the component, the site.
+fn site_with_edge_service(name: &str) -> (PathBuf, Served, StaticSite) {
+    let dir = temp_dir(name);
+    let component = Served::start("sentiment-lstm", "/api/health");
+    let config = json!({"predict_api": format!("{}/api", component.base_url), "feedback_api": "http://127.0.0.1:9/api"});
+    let site = StaticSite::start(
+        free_port(),
+        &workspace_root().join("web-ui/dist"),
+        &dir,
+        &config,
+    );
+    (dir, component, site)
+}
+
 /// The on-device mode's core: the page's worker loads the BiLSTM bundle into the edge core
 /// compiled for the browser and scores the golden tweets; each score must be the component's
 /// within 1e-4, and a second load must come from Cache Storage.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_on_device_model_in_chromium_scores_as_the_component_does() {
     let root = workspace_root();
-    let dir = temp_dir("on-device");
-    let component = Served::start("sentiment-lstm", "/api/health");
-    let config = json!({"predict_api": format!("{}/api", component.base_url), "feedback_api": "http://127.0.0.1:9/api"});
-    let site = StaticSite::start(free_port(), &root.join("web-ui/dist"), &dir, &config);
+    let (dir, component, site) = site_with_edge_service("on-device");
     let golden: Vec<String> =
         std::fs::read_to_string(root.join("edge-model/models/lstm/golden.jsonl"))
             .unwrap()
@@ -340,11 +352,7 @@ async fn the_on_device_model_in_chromium_scores_as_the_component_does() {
 /// says the device is unavailable, offers the edge service and predicts with it.
 #[tokio::test(flavor = "multi_thread")]
 async fn without_its_on_device_files_the_page_predicts_with_the_edge_service() {
-    let root = workspace_root();
-    let dir = temp_dir("no-device");
-    let component = Served::start("sentiment-lstm", "/api/health");
-    let config = json!({"predict_api": format!("{}/api", component.base_url), "feedback_api": "http://127.0.0.1:9/api"});
-    let site = StaticSite::start(free_port(), &root.join("web-ui/dist"), &dir, &config);
+    let (dir, _component, site) = site_with_edge_service("no-device");
     std::fs::remove_dir_all(dir.join("site/ondevice")).unwrap();
     let page = node_script("fallback.mjs", &[&site.url]).await;
     assert_eq!(
