@@ -61,7 +61,7 @@ BROTLI = ("const zlib = require('zlib'), fs = require('fs'); let n = 0; for (con
           "n += zlib.brotliCompressSync(fs.readFileSync(p), {params: {[zlib.constants.BROTLI_PARAM_QUALITY]: 11}})"
           ".length; console.log(n)")
 
-def br(paths):  # what hosts that compress with brotli (Azure Static Web Apps among them) send
+def br(paths):  # what a host that compresses with brotli sends
     return int(subprocess.check_output(["node", "-e", BROTLI, *map(str, paths)])) / 1e6
 
 page = [p for p in site.iterdir() if p.is_file() and p.name not in ("sw.js", "staticwebapp.config.json")]
