@@ -27,7 +27,9 @@ class LstmConfig:
     vocab_size: int = 12_000
     max_length: int = 64
     embedding_dim: int = 128
-    hidden_size: int = 128
+    # 96 units per direction: the radar scores 1.37x more tweets per second than with 128, at the same
+    # validation quality (ROC AUC 0.9486 vs 0.9493, accuracy 0.891 vs 0.875; moodwing-lstm v3 vs v1)
+    hidden_size: int = 96
     dropout: float = 0.4
     embeddings: str = "minilm"  # one of EMBEDDINGS; vocab_size applies to "learned" only
     distill_alpha: float = 0.5  # weight of the teacher's probabilities against a human label
