@@ -17,8 +17,8 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 head -n "$count" edge-model/models/lstm/golden.jsonl | python3 -c \
   'import json, sys; [print(json.dumps(json.loads(line)["text"])) for line in sys.stdin]' > "$work/tweets.jsonl"
-edge_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-site_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+edge_port="$(free_port)"
+site_port="$(free_port)"
 "$WASMTIME" serve --addr "127.0.0.1:$edge_port" --max-instance-reuse-count 1 -S cli=y -S config \
   target/components/local/sentiment-lstm.wasm >/dev/null 2>&1 & pids+=($!)
 cp -r web-ui/dist "$work/site"

@@ -102,6 +102,10 @@ apt_install() { # apt_install PACKAGE...: from Debian's archive, with sudo when 
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "$@"
 }
 
+free_port() { # a TCP port free on loopback now
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # postgres_server: Debian's PostgreSQL, started for the tests on a free loopback port, in a temp
 # dir, as an unprivileged user (it refuses to run as root); stopped and removed when the script
 # exits. Exports MOODWING_TEST_POSTGRES, a connection string without a database name (each test
@@ -120,7 +124,7 @@ postgres_server() {
     as=(runuser -u nobody --)
   fi
   local port
-  port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  port="$(free_port)"
   (cd "$PG_DIR" && "${as[@]}" "$bin/initdb" -D "$PG_DIR/data" -U moodwing --auth=trust -E UTF8 --no-sync >/dev/null)
   (cd "$PG_DIR" && "${as[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
     -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null)

@@ -39,7 +39,7 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   // Other origins (the APIs) are not the shell; the runtime and model are kept by the on-device worker.
   if (event.request.method !== "GET" || url.origin !== self.location.origin) return;
-  if (url.pathname.startsWith("/ondevice/model/") || url.pathname.endsWith(".wasm") && url.pathname.startsWith("/ondevice/")) return;
+  if (url.pathname.startsWith("/ondevice/model/") || (url.pathname.startsWith("/ondevice/") && url.pathname.endsWith(".wasm"))) return;
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
     try {

@@ -7,8 +7,11 @@ export const ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disab
 export const EXECUTABLE = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 // Run `journey(browser, failures)`; failures it records, or the error it throws, fail the script.
-export async function run(journey) {
-  const browser = await chromium.launch({ executablePath: EXECUTABLE, args: ARGS });
+// With `profile` (a folder), `browser` is a context whose profile is kept there across runs, as a
+// person's browser keeps its service worker and caches.
+export async function run(journey, { profile } = {}) {
+  const options = { executablePath: EXECUTABLE, args: ARGS };
+  const browser = profile ? await chromium.launchPersistentContext(profile, options) : await chromium.launch(options);
   const failures = [];
   try {
     await journey(browser, failures);

@@ -5,8 +5,7 @@
 //   node offline.mjs offline <page url> <profile dir>   the site's server is gone: open, predict
 //
 // Prints one JSON line with what the page showed.
-import { chromium } from "playwright-core";
-import { ARGS, EXECUTABLE } from "./chromium.mjs";
+import { newPage, run } from "./chromium.mjs";
 
 const [phase, pageUrl, profile] = process.argv.slice(2);
 if (!["visit", "offline"].includes(phase) || !pageUrl || !profile) {
@@ -14,15 +13,9 @@ if (!["visit", "offline"].includes(phase) || !pageUrl || !profile) {
   process.exit(2);
 }
 const TWEET = "@AirParadis the crew was lovely and we landed early, thank you!";
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: EXECUTABLE,
-  args: ARGS,
-});
-const failures = [];
-try {
-  const page = context.pages()[0] ?? (await context.newPage());
+await run(async (context, failures) => {
+  const page = await newPage(context, failures);
   page.setDefaultTimeout(60_000);
-  page.on("pageerror", (error) => failures.push(`page error: ${error.message}`));
   await page.goto(pageUrl);
   await page.locator("#mode-device:checked").waitFor();
   if (phase === "visit") {
@@ -57,12 +50,4 @@ try {
       where: await page.locator("#where").textContent(),
     }));
   }
-} catch (error) {
-  failures.push(String(error));
-} finally {
-  await context.close();
-}
-if (failures.length) {
-  console.error(failures.join("\n"));
-  process.exit(1);
-}
+}, { profile });

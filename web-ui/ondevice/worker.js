@@ -44,8 +44,8 @@ async function cacheFirst(cache, url) {
 
 const bytes = async ({ response }) => new Uint8Array(await response.clone().arrayBuffer());
 
-async function sha256(response) {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await response.clone().arrayBuffer()));
+async function sha256(file) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await bytes(file)));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
@@ -60,7 +60,7 @@ async function runtime(cache) {
 async function keep(cache, runtimeFile, files) {
   if (!runtimeFile.cached) {
     const want = RUNTIME.searchParams.get("sha256");
-    const got = await sha256(runtimeFile.response);
+    const got = await sha256(runtimeFile);
     if (got !== want) throw new Error(`${RUNTIME.pathname}: sha256 ${got}, expected ${want}`);
     await cache.put(RUNTIME, runtimeFile.response);
   }
