@@ -1,11 +1,12 @@
 """Build an edge-model bundle from a registered MLflow model.
 
     python -m moodwing_training.bundle --model moodwing-lstm [--alias champion | --version N] \
-        --out ../edge-model/models/lstm
+        [--min-count N] [--table-bits B] --out ../edge-model/models/lstm
 
 The bundle is the contract with `edge-model/`:
 - `model.onnx`: the registered fp32 graph, its vocabulary pruned to the pieces our tweets use
-  (`vocab.py`), quantised to int8 (MatMul, Gemm, Gather, LSTM weights), single file;
+  (`vocab.py`), quantised to int8 (MatMul, Gemm, Gather, LSTM weights; the embedding table may use
+  fewer levels, `--table-bits`, so that it compresses in transit), single file;
 - `tokenizer.json`: the run's tokenizer over the same pruned vocabulary (normalisation happens
   before it, see `normalize.py`);
 - `model.json`: name, version, labels, max length, normalisation version, the decision threshold
@@ -45,6 +46,10 @@ GOLDEN_COUNT = 200
 MAX_ACCURACY_LOSS = 0.005  # int8 may lose at most half a point of accuracy against fp32
 # ... judged on sets large enough that one tweet is a tenth of a point, not more than the budget.
 MIN_TWEETS_FOR_LOSS = 1000
+# Levels of the embedding table, per approach (8 when not named). The BiLSTM's 24,102 x 128 table is
+# most of what the browser downloads: at 3 bits it compresses to 1.1 MB instead of 3.1 MB (gzip) and
+# scores validation as at 8 (moodwing-lstm v3: ROC AUC 0.9481 vs 0.9485, accuracy 0.895 vs 0.892).
+TABLE_BITS = {"lstm": 3}
 
 
 class BundleError(ValueError):
@@ -63,6 +68,7 @@ def build(
     sentiment140: Path | None = None,
     tweeteval_dir: Path | None = None,
     min_count: int = vocab.MIN_COUNT,
+    table_bits: int | None = None,
 ) -> dict:
     tracking.configure()
     model_version = tracking.resolve(name, alias, version)
@@ -93,8 +99,9 @@ def build(
         pruned = vocab.prune(fp32_tokenizer, onnx.load(str(fp32_dir / "model.onnx")), training_texts, min_count)
         print(f"kept {pruned.summary['pieces']} of {pruned.summary['pieces_before']} pieces", flush=True)
         onnx.save(pruned.model, str(workdir / "pruned.onnx"))
-        quantize(workdir / "pruned.onnx", out / "model.onnx")
-        pruned.tokenizer.save(str(out / "tokenizer.json"))
+        table_bits = table_bits or TABLE_BITS.get(run.data.tags.get("approach", ""), 8)
+        quantize(workdir / "pruned.onnx", out / "model.onnx", table_bits)
+        pruned.tokenizer.save(str(out / "tokenizer.json"), pretty=False)  # read and hashed at every load
         tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
 
         threshold = float(run.data.metrics["threshold"])
@@ -152,6 +159,7 @@ def build(
             "quantization": {
                 "method": "int8 weights, symmetric, per output channel, DequantizeLinear; fp32 activations",
                 "op_types": QUANTIZED_OP_TYPES,
+                "table_bits": table_bits,
             },
             "metrics": metrics,
             "mlflow": {
@@ -292,8 +300,22 @@ def main(argv: list[str] | None = None) -> None:
         default=vocab.MIN_COUNT,
         help=f"keep the word pieces the training texts use at least this often (default {vocab.MIN_COUNT})",
     )
+    parser.add_argument(
+        "--table-bits",
+        type=int,
+        help=f"levels of the embedding table's int8 storage, in bits (default {TABLE_BITS}, else 8); fewer compress better",
+    )
     args = parser.parse_args(argv)
-    card = build(args.model, args.out, args.alias, args.version, args.sentiment140, args.tweeteval, args.min_count)
+    card = build(
+        args.model,
+        args.out,
+        args.alias,
+        args.version,
+        args.sentiment140,
+        args.tweeteval,
+        args.min_count,
+        args.table_bits,
+    )
     print(json.dumps(card["metrics"], indent=2))
 
 

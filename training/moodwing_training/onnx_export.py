@@ -34,6 +34,9 @@ OPSET = 17
 # and the download shrink, and the LSTM still runs in fp32.
 QUANTIZED_OP_TYPES = ["MatMul", "Gemm", "Gather", "LSTM"]
 MIN_QUANTIZED_ELEMENTS = 1024  # biases and tiny tables stay fp32
+# An embedding table may use fewer levels than int8's in its int8 storage: its bytes then carry fewer
+# bits of information, which gzip and brotli take out in transit; runtimes still see int8.
+TABLE_BITS = 8
 
 
 def export(model: nn.Module, path: Path, example_length: int = 12) -> Path:
@@ -61,8 +64,11 @@ def export(model: nn.Module, path: Path, example_length: int = 12) -> Path:
     return path
 
 
-def quantize(fp32_path: Path, int8_path: Path) -> Path:
-    """Store every large weight of MatMul, Gemm, Gather and LSTM as int8 + per-channel scales."""
+def quantize(fp32_path: Path, int8_path: Path, table_bits: int = TABLE_BITS) -> Path:
+    """Store every large weight of MatMul, Gemm, Gather and LSTM as int8 + per-channel scales; an
+    embedding table (Gather's) uses only the levels of `table_bits` bits."""
+    if not 2 <= table_bits <= 8:
+        raise ValueError(f"table_bits must be between 2 and 8, not {table_bits}")
     model = onnx.load(str(fp32_path))
     graph = model.graph
     uses: dict[str, list[tuple[onnx.NodeProto, int]]] = {}
@@ -85,12 +91,8 @@ def quantize(fp32_path: Path, int8_path: Path) -> Path:
             axis = 0 if any(_transposes_b(node) for node, _ in consumers) else 1  # one scale per output
         else:
             continue
-        others = tuple(a for a in range(weight.ndim) if a != axis)
-        scale = np.abs(weight).max(axis=others) / 127.0
-        scale[scale == 0] = 1.0
-        shape = [1] * weight.ndim
-        shape[axis] = -1
-        quantized = np.clip(np.round(weight / scale.reshape(shape)), -127, 127).astype(np.int8)
+        levels = 2 ** (table_bits - 1) - 1 if consumers[0][0].op_type == "Gather" else 127
+        scale, quantized = _quantize_along(weight, axis, levels)
         graph.initializer.remove(initializer)
         graph.initializer.extend(
             [
@@ -112,6 +114,21 @@ def quantize(fp32_path: Path, int8_path: Path) -> Path:
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, str(int8_path))
     return int8_path
+
+
+def _quantize_along(weight: np.ndarray, axis: int, levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric quantisation, one scale per index of `axis`: its largest value on the last level.
+    With fewer levels than int8's, the scales keep bfloat16's 8 significant bits (their error is
+    far below a level's): their two low bytes are then zeros, which compress."""
+    others = tuple(a for a in range(weight.ndim) if a != axis)
+    scale = (np.abs(weight).max(axis=others) / levels).astype(np.float32)
+    scale[scale == 0] = 1.0
+    if levels < 127:
+        scale = ((scale.view(np.uint32) + 0x8000) & 0xFFFF0000).view(np.float32)
+    shape = [1] * weight.ndim
+    shape[axis] = -1
+    quantized = np.clip(np.round(weight / scale.reshape(shape)), -levels, levels).astype(np.int8)
+    return scale.astype(np.float32), quantized
 
 
 def _transposes_b(node: onnx.NodeProto) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from onnx import numpy_helper
 from mlflow import MlflowClient
 from tokenizers import Tokenizer
 
@@ -61,6 +62,11 @@ def test_built_bundle_is_complete_and_int8(built) -> None:
     assert Tokenizer.from_file(str(built / "tokenizer.json")).get_vocab_size() == vocabulary["pieces"]
     table = next(t for t in graph.graph.initializer if t.name == dequantized[gather.input[0]])
     assert table.dims[0] == vocabulary["pieces"]
+    # The table has the BiLSTM's levels (3 bits: -3 to 3); the LSTM's weights keep int8's.
+    assert card["quantization"]["table_bits"] == bundle.TABLE_BITS["lstm"] == 3
+    assert np.abs(numpy_helper.to_array(table)).max() == 3
+    recurrence = next(t for t in graph.graph.initializer if t.name == dequantized[lstm.input[2]])
+    assert np.abs(numpy_helper.to_array(recurrence)).max() == 127
     model_card = (built / bundle.MODEL_CARD).read_text()
     assert "## Where it fails" in model_card and "| negation |" in model_card
     lines = [json.loads(line) for line in (built / "golden.jsonl").read_text(encoding="ascii").splitlines()]
@@ -103,4 +109,11 @@ def test_committed_bundle_matches_its_golden(path: Path) -> None:
         assert encode(tokenizer, [line["text"]])[0] == line["ids"]
     p = np.array([classifier.predict_ids(line["ids"]) for line in golden])
     np.testing.assert_allclose(p, [line["p_positive"] for line in golden], atol=1e-5)
+    # The embedding table uses the levels model.json says (older bundles: int8's).
+    levels = 2 ** (card["quantization"].get("table_bits", 8) - 1) - 1
+    graph = onnx.load(str(path / "model.onnx"))
+    gather = next(n for n in graph.graph.node if n.op_type == "Gather" and "input_ids" in n.input)
+    source = {n.output[0]: n.input[0] for n in graph.graph.node if n.op_type == "DequantizeLinear"}
+    table = next(t for t in graph.graph.initializer if t.name == source[gather.input[0]])
+    assert np.abs(numpy_helper.to_array(table)).max() == levels
     assert [line["predicted"] for line in golden] == ["positive" if x >= card["threshold"] else "negative" for x in p]
