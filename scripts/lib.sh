@@ -80,8 +80,8 @@ build_web_ui() { # web-ui/dist: the SPA, built offline with the tools above (nev
 }
 
 build_on_device() { # build_on_device DIR: the edge core for the browser (wasm-bindgen), its worker and the BiLSTM bundle
-  local out="$1" wasm="$ROOT/target/wasm32-unknown-unknown/release/moodwing_edge_browser.wasm"
-  cargo build --release --locked --target wasm32-unknown-unknown -p moodwing-edge-browser
+  local out="$1" wasm="$ROOT/target/wasm32-unknown-unknown/release-browser/moodwing_edge_browser.wasm"
+  cargo build --profile release-browser --locked --target wasm32-unknown-unknown -p moodwing-edge-browser
   rm -rf "$out" && mkdir -p "$out/model/lstm"
   "$TOOLS/bin/wasm-bindgen" --target web --out-dir "$out/pkg" "$wasm"
   local runtime_sha256
