@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--table-bits",
         type=int,
-        help=f"levels of the embedding table's int8 storage, in bits (default {TABLE_BITS}, else 8); fewer compress better",
+        help=f"bits of levels in the embedding table's int8 storage (default {TABLE_BITS}, else 8)",
     )
     args = parser.parse_args(argv)
     card = build(

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import numpy_helper
 from mlflow import MlflowClient
+from onnx import numpy_helper
 from tokenizers import Tokenizer
 
 from moodwing_training import bundle
