@@ -2,6 +2,7 @@
 //! test tweets with the normalised text, token ids and int8 probability that Python and
 //! onnxruntime produced. Any change to a bundle file without regenerating golden fails here.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use moodwing_edge_model::{Bundle, Classifier, EdgeError, normalize};
@@ -148,6 +149,45 @@ fn predict_refuses_what_is_not_a_tweet() {
             "{text:?}: {prediction:?}"
         );
     }
+}
+
+#[test]
+fn digests_a_host_computed_are_checked_against_the_card() {
+    let dir = &bundles()[0];
+    let json = std::fs::read(dir.join("model.json")).unwrap();
+    let onnx = std::fs::read(dir.join("model.onnx")).unwrap();
+    let tokenizer = std::fs::read(dir.join("tokenizer.json")).unwrap();
+    let card: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let digest = |file: &str| card["sha256"][file].as_str().unwrap().to_owned();
+    let given = |onnx_digest: Option<String>, tokenizer_digest: Option<String>| {
+        let digests: BTreeMap<String, String> = [
+            ("model.onnx", onnx_digest),
+            ("tokenizer.json", tokenizer_digest),
+        ]
+        .into_iter()
+        .filter_map(|(file, digest)| Some((file.to_owned(), digest?)))
+        .collect();
+        Bundle::from_hashed_parts(&json, onnx.clone(), tokenizer.clone(), &digests)
+    };
+    assert!(given(Some(digest("model.onnx")), Some(digest("tokenizer.json"))).is_ok());
+    // WebCrypto's hex is lower case, but a host may well write it in capitals.
+    assert!(
+        given(
+            Some(digest("model.onnx").to_uppercase()),
+            Some(digest("tokenizer.json"))
+        )
+        .is_ok()
+    );
+    let err = given(Some("00".repeat(32)), Some(digest("tokenizer.json"))).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "bundle file model.onnx: sha256 differs from model.json"
+    );
+    let err = given(Some(digest("model.onnx")), None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "bundle file tokenizer.json: no sha256 given for it"
+    );
 }
 
 #[test]

@@ -1,13 +1,14 @@
 // The on-device model, off the page's thread: the edge core compiled to WebAssembly
 // (edge-model/browser) scores tweets here, so typing never waits for it and no tweet leaves the
 // device. Messages: {type: "load"} -> {type: "ready", ms, cached (the model files came from the
-// cache), phases (wasm_ms: runtime compiled, files_ms: bundle read, build_ms: model built), memory_bytes
+// cache), phases (wasm_ms: runtime compiled, files_ms: bundle read and hashed, build_ms: model built), memory_bytes
 // (the WebAssembly memory now)} | {type: "failed", error};
 // {type: "predict", id, text} -> {type: "prediction", id, prediction} | {type: "prediction", id, error}.
 //
 // The bundle's model.json is asked of the network first (a redeployed model is seen at once) and
 // kept for offline use; model.onnx and tokenizer.json are kept under their sha256, so a cached
-// file is never stale. The core checks both against model.json's hashes before anything is cached.
+// file is never stale. The core checks both against model.json's hashes (computed here with
+// WebCrypto over the bytes it is given) before anything is cached.
 // The runtime's wasm is kept the same way, under the sha256 the build writes into this file
 // (scripts/lib.sh, build_on_device), once it compiled and matched it: a page load then reads it
 // from Cache Storage instead of asking the network. Files of other versions are dropped.
@@ -44,8 +45,9 @@ async function cacheFirst(cache, url) {
 
 const bytes = async ({ response }) => new Uint8Array(await response.clone().arrayBuffer());
 
-async function sha256(file) {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await bytes(file)));
+// WebCrypto, native code: the same hash in the core's WebAssembly took ~45 ms of a load.
+async function sha256(data) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
@@ -60,7 +62,7 @@ async function runtime(cache) {
 async function keep(cache, runtimeFile, files) {
   if (!runtimeFile.cached) {
     const want = RUNTIME.searchParams.get("sha256");
-    const got = await sha256(runtimeFile);
+    const got = await sha256(await bytes(runtimeFile));
     if (got !== want) throw new Error(`${RUNTIME.pathname}: sha256 ${got}, expected ${want}`);
     await cache.put(RUNTIME, runtimeFile.response);
   }
@@ -90,13 +92,15 @@ async function load() {
       const url = new URL(name, BUNDLE);
       url.searchParams.set("sha256", hashes[name]);
       const file = await cacheFirst(cache, url);
-      return { ...file, url, bytes: await bytes(file) };
+      const data = await bytes(file);
+      return { ...file, url, name, bytes: data, sha256: await sha256(data) };
     }),
   );
   const filesMs = since();
   const { wasm, file: runtimeFile, ms: wasmMs } = await compiled;
   const building = performance.now();
-  const model = new OnDevice(cardBytes, files[0].bytes, files[1].bytes);
+  const digests = JSON.stringify(Object.fromEntries(files.map((file) => [file.name, file.sha256])));
+  const model = new OnDevice(cardBytes, files[0].bytes, files[1].bytes, digests);
   const phases = { wasm_ms: wasmMs, files_ms: filesMs, build_ms: Math.round(performance.now() - building) };
   // After the "ready" answer (a task later): one prediction, so that the person's first one does not
   // pay for the code's first run (~40 ms), then the cache (writing 15 MB would only delay "ready").

@@ -1,8 +1,10 @@
 //! The edge core in the browser: the same `moodwing-edge-model` as the Spin component and the
 //! radar, compiled to wasm32-unknown-unknown and exposed to JavaScript by wasm-bindgen. The web
-//! page's worker (`web-ui/ondevice/worker.js`) fetches a bundle, hands its three files to
-//! [`OnDevice::new`] (which checks them against the hashes in `model.json`) and scores tweets
+//! page's worker (`web-ui/ondevice/worker.js`) fetches a bundle, hands its three files and their
+//! sha256 to [`OnDevice::new`] (which checks them against `model.json`) and scores tweets
 //! with [`OnDevice::predict`]: no tweet leaves the device.
+
+use std::collections::BTreeMap;
 
 use moodwing_edge_model::{Bundle, Classifier, EdgeError};
 use moodwing_protocol::{ModelId, Prediction, widen_score};
@@ -16,15 +18,21 @@ pub struct OnDevice {
 
 #[wasm_bindgen]
 impl OnDevice {
-    /// Verify the bundle (sha256 of `model.onnx` and `tokenizer.json` against `model.json`, labels,
-    /// normalisation version) and build its graph.
+    /// Verify the bundle (the sha256 of `model.onnx` and `tokenizer.json` against `model.json`,
+    /// labels, normalisation version) and build its graph. `sha256_json` is
+    /// `{"model.onnx": hex, "tokenizer.json": hex}`, hashed by the caller (WebCrypto, native code)
+    /// over the bytes it passes.
     #[wasm_bindgen(constructor)]
     pub fn new(
         model_json: &[u8],
         model_onnx: Vec<u8>,
         tokenizer_json: Vec<u8>,
+        sha256_json: &str,
     ) -> Result<OnDevice, JsError> {
-        let bundle = Bundle::from_parts(model_json, model_onnx, tokenizer_json).map_err(js)?;
+        let sha256: BTreeMap<String, String> =
+            serde_json::from_str(sha256_json).map_err(|e| JsError::new(&format!("sha256: {e}")))?;
+        let bundle = Bundle::from_hashed_parts(model_json, model_onnx, tokenizer_json, &sha256)
+            .map_err(js)?;
         Ok(Self {
             classifier: Classifier::new(bundle).map_err(js)?,
         })
