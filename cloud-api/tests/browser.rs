@@ -367,6 +367,33 @@ async fn without_its_on_device_files_the_page_predicts_with_the_edge_service() {
     assert_eq!(page["label"], "negative");
 }
 
+/// The worker hashes the bundle itself (WebCrypto) and the core checks those digests: a model file
+/// that does not match `model.json` is refused in the browser, never kept, and the page predicts
+/// with the edge service.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_model_file_that_does_not_match_model_json_is_refused_on_the_device() {
+    let (dir, _component, site) = site_with_edge_service("tampered-device");
+    let onnx = dir.join("site/ondevice/model/lstm/model.onnx");
+    let mut bytes = std::fs::read(&onnx).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&onnx, bytes).unwrap();
+    let page = node_script("fallback.mjs", &[&site.url]).await;
+    let status = page["device_status"].as_str().unwrap_or_default();
+    assert!(
+        status.contains("bundle file model.onnx: sha256 differs from model.json"),
+        "{page}"
+    );
+    assert_eq!(page["where"], "computed by the edge service", "{page}");
+    let cached = page["cached"].as_array().unwrap();
+    assert!(
+        cached
+            .iter()
+            .all(|path| !path.as_str().unwrap().ends_with("model.onnx")),
+        "{page}"
+    );
+}
+
 /// After one visit the page opens and predicts with its site gone: the service worker (`sw.js`)
 /// serves the shell, the on-device worker its model from Cache Storage. One Chromium profile is kept
 /// across the two runs, as a person's browser keeps it.

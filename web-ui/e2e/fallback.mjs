@@ -1,9 +1,10 @@
-// A site whose on-device files are missing (a deployment without them, or a browser that cannot
-// start the worker): the page says so, picks the edge service, and still predicts.
+// A site whose on-device model cannot be used (its files missing, as in a deployment without them
+// or a browser that cannot start the worker; or a file that does not match model.json): the page
+// says why, picks the edge service, and still predicts.
 //
 //   node fallback.mjs <site url>
 //
-// Prints one JSON line with what the page showed.
+// Prints one JSON line with what the page showed and what the worker kept in Cache Storage.
 import { newPage, run } from "./chromium.mjs";
 
 const [siteUrl] = process.argv.slice(2);
@@ -26,5 +27,7 @@ await run(async (browser, failures) => {
     device_disabled: await page.locator("#mode-device").isDisabled(),
     label: await page.locator("#label").textContent(),
     where: await page.locator("#where").textContent(),
+    cached: await page.evaluate(async () =>
+      (await (await caches.open("moodwing-on-device-v1")).keys()).map((r) => new URL(r.url).pathname)),
   }));
 });
