@@ -68,7 +68,7 @@ impl Bundle {
     }
 
     /// [`Bundle::from_parts`] for a host that hashed these very bytes itself, with faster code than
-    /// this crate's WebAssembly (a browser's WebCrypto: hashing here took ~45 ms of the on-device
+    /// this crate's WebAssembly (a browser's WebCrypto: hashing here took ~60 ms of the on-device
     /// model's load). `sha256` maps `model.onnx` and `tokenizer.json` to their hex digests, which
     /// must match `model.json` as in `from_parts`.
     pub fn from_hashed_parts(

@@ -99,7 +99,8 @@ def build(
         pruned = vocab.prune(fp32_tokenizer, onnx.load(str(fp32_dir / "model.onnx")), training_texts, min_count)
         print(f"kept {pruned.summary['pieces']} of {pruned.summary['pieces_before']} pieces", flush=True)
         onnx.save(pruned.model, str(workdir / "pruned.onnx"))
-        table_bits = table_bits or TABLE_BITS.get(run.data.tags.get("approach", ""), 8)
+        if table_bits is None:
+            table_bits = TABLE_BITS.get(run.data.tags.get("approach", ""), 8)
         quantize(workdir / "pruned.onnx", out / "model.onnx", table_bits)
         pruned.tokenizer.save(str(out / "tokenizer.json"), pretty=False)  # read and hashed at every load
         tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))

@@ -34,9 +34,6 @@ OPSET = 17
 # and the download shrink, and the LSTM still runs in fp32.
 QUANTIZED_OP_TYPES = ["MatMul", "Gemm", "Gather", "LSTM"]
 MIN_QUANTIZED_ELEMENTS = 1024  # biases and tiny tables stay fp32
-# An embedding table may use fewer levels than int8's in its int8 storage: its bytes then carry fewer
-# bits of information, which gzip and brotli take out in transit; runtimes still see int8.
-TABLE_BITS = 8
 
 
 def export(model: nn.Module, path: Path, example_length: int = 12) -> Path:
@@ -64,9 +61,11 @@ def export(model: nn.Module, path: Path, example_length: int = 12) -> Path:
     return path
 
 
-def quantize(fp32_path: Path, int8_path: Path, table_bits: int = TABLE_BITS) -> Path:
-    """Store every large weight of MatMul, Gemm, Gather and LSTM as int8 + per-channel scales; an
-    embedding table (Gather's) uses only the levels of `table_bits` bits."""
+def quantize(fp32_path: Path, int8_path: Path, table_bits: int = 8) -> Path:
+    """Store every large weight of MatMul, Gemm, Gather and LSTM as int8 + per-channel scales. An
+    embedding table (Gather's) uses only the levels of `table_bits` bits: stored as int8 all the
+    same, so runtimes see no difference, its bytes carry fewer bits of information, which gzip and
+    brotli take out in transit."""
     if not 2 <= table_bits <= 8:
         raise ValueError(f"table_bits must be between 2 and 8, not {table_bits}")
     model = onnx.load(str(fp32_path))
