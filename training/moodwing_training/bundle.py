@@ -52,6 +52,10 @@ MIN_TWEETS_FOR_LOSS = 1000
 TABLE_BITS = {"lstm": 3}
 
 
+def table_bits_for(approach: str | None) -> int:
+    return TABLE_BITS.get(approach or "", 8)
+
+
 class BundleError(ValueError):
     """A bundle is incomplete, inconsistent, or worse than its contract allows."""
 
@@ -100,7 +104,7 @@ def build(
         print(f"kept {pruned.summary['pieces']} of {pruned.summary['pieces_before']} pieces", flush=True)
         onnx.save(pruned.model, str(workdir / "pruned.onnx"))
         if table_bits is None:
-            table_bits = TABLE_BITS.get(run.data.tags.get("approach", ""), 8)
+            table_bits = table_bits_for(run.data.tags.get("approach"))
         quantize(workdir / "pruned.onnx", out / "model.onnx", table_bits)
         pruned.tokenizer.save(str(out / "tokenizer.json"), pretty=False)  # read and hashed at every load
         tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
@@ -133,7 +137,13 @@ def build(
             "int8": (out / "model.onnx").stat().st_size / 1e6,
             "fp32": (fp32_dir / "model.onnx").stat().st_size / 1e6,
         }
-        check_quantization_loss(metrics)
+        try:
+            check_quantization_loss(metrics)
+        except BundleError as error:
+            if table_bits < 8:
+                hint = f"embedding table at {table_bits} bits; --table-bits 8 keeps int8's"
+                raise BundleError(f"{error} ({hint})") from error
+            raise
         for set_name in metrics["int8"]:
             fp32_accuracy, int8_accuracy = metrics["fp32"][set_name]["accuracy"], metrics["int8"][set_name]["accuracy"]
             print(f"{set_name}: accuracy fp32 {fp32_accuracy:.4f}, int8 {int8_accuracy:.4f}", flush=True)
