@@ -79,7 +79,7 @@ impl Bundle {
     ) -> Result<Self, EdgeError> {
         let card = ModelCard::from_json(model_json)?;
         for file in ["model.onnx", "tokenizer.json"] {
-            verify_sha256(&card, file, sha256.get(file))?;
+            verify_sha256(&card, file, sha256.get(file).map(String::as_str))?;
         }
         Ok(Self {
             card,
@@ -130,7 +130,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 fn verify_sha256(
     card: &ModelCard,
     file: &'static str,
-    actual: Option<&String>,
+    actual: Option<&str>,
 ) -> Result<(), EdgeError> {
     match (card.sha256.get(file), actual) {
         (None, _) => Err(EdgeError::bundle(file, "no sha256 in model.json")),

@@ -127,11 +127,21 @@ def _quantize_along(weight: np.ndarray, axis: int, levels: int) -> tuple[np.ndar
     shape = [1] * weight.ndim
     shape[axis] = -1
     quantized = np.clip(np.round(weight / scale.reshape(shape)), -levels, levels).astype(np.int8)
-    return scale.astype(np.float32), quantized
+    return scale, quantized
 
 
 def _transposes_b(node: onnx.NodeProto) -> bool:
     return node.op_type == "Gemm" and any(a.name == "transB" and a.i == 1 for a in node.attribute)
+
+
+def session(model_path: Path, exact: bool = True) -> ort.InferenceSession:
+    """onnxruntime on one CPU thread; `exact` runs the graph as written (see `OnnxClassifier`)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    if exact:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
 
 
 class OnnxClassifier:
@@ -142,12 +152,7 @@ class OnnxClassifier:
     """
 
     def __init__(self, model_path: Path, tokenizer: Tokenizer, exact: bool = True):
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        if exact:
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self.session = session(model_path, exact)
         self.tokenizer = tokenizer
 
     def predict_ids(self, ids: Sequence[int]) -> float:

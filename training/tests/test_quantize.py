@@ -4,12 +4,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from moodwing_training import bundle
-from moodwing_training.onnx_export import quantize
+from moodwing_training.onnx_export import quantize, session
 
 RNG = np.random.default_rng(7)
 TABLE = RNG.normal(size=(64, 64)).astype(np.float32)
@@ -41,10 +40,7 @@ def stored(path: Path) -> dict[str, np.ndarray]:
 
 
 def run(path: Path, ids: np.ndarray) -> np.ndarray:
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # as OnnxClassifier runs it
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return session.run(None, {"input_ids": ids})[0]
+    return session(path).run(None, {"input_ids": ids})[0]
 
 
 @pytest.mark.parametrize("table_bits", [8, 4, 3])
