@@ -329,7 +329,7 @@ async fn the_on_device_model_in_chromium_scores_as_the_component_does() {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
     eprintln!(
-        "on-device: {} golden tweets, max |browser - component| = {worst:.2e}; load cold {:.0} ms, warm {:.0} ms",
+        "on-device: {} golden tweets, max |browser - component| = {worst:.2e}; load cold {:.0} ms, warm (restored) {:.0} ms",
         served.len(),
         page["load_ms"]["cold"].as_f64().unwrap(),
         page["load_ms"]["warm"].as_f64().unwrap()
@@ -340,12 +340,30 @@ async fn the_on_device_model_in_chromium_scores_as_the_component_does() {
         .json()["model"]
         .clone();
     assert_eq!(page["model"], model, "the same bundle, name and version");
-    assert_eq!(page["cached"], json!({"cold": false, "warm": true}));
-    assert!(
-        page["too_long"].as_str().unwrap().contains("1001"),
-        "{}",
-        page["too_long"]
+    assert_eq!(
+        page["cached"],
+        json!({"cold": false, "warm": true, "flipped": true})
     );
+    // The second load restores the model built by the first (a copy of its memory kept in Cache
+    // Storage) and scores every tweet exactly as the built one did; a kept copy with one byte
+    // flipped is not used: the third load builds the model again from the cached bundle.
+    assert!(
+        page["kept_instance"]
+            .as_str()
+            .is_some_and(|path| path.ends_with("/ondevice/model/lstm/instance")),
+        "{}",
+        page["kept_instance"]
+    );
+    assert_eq!(
+        page["restored"],
+        json!({"cold": false, "warm": true, "flipped": false})
+    );
+    assert_eq!(page["warm_scores"], page["scores"]);
+    assert_eq!(page["flipped_scores"][0], page["scores"][0]);
+    for load in ["cold", "warm"] {
+        let error = page["too_long"][load].as_str().unwrap_or_default();
+        assert!(error.contains("1001"), "{load}: {}", page["too_long"]);
+    }
 }
 
 /// A deployment without the on-device files (or a browser whose worker cannot start): the page
@@ -387,9 +405,10 @@ async fn a_model_file_that_does_not_match_model_json_is_refused_on_the_device() 
     assert_eq!(page["where"], "computed by the edge service", "{page}");
     let cached = page["cached"].as_array().unwrap();
     assert!(
-        cached
-            .iter()
-            .all(|path| !path.as_str().unwrap().ends_with("model.onnx")),
+        cached.iter().all(|path| {
+            let path = path.as_str().unwrap();
+            !path.ends_with("model.onnx") && !path.ends_with("instance")
+        }),
         "{page}"
     );
 }
@@ -417,7 +436,7 @@ async fn after_one_visit_the_page_predicts_with_the_network_cut() {
     assert_eq!(
         (&visit["stale_before"], &visit["stale_after_reload"]),
         (&json!(true), &json!(false)),
-        "an older deployment's files (the shell's, the on-device runtime's) are pruned at the next load"
+        "an older deployment's files (the shell's, the on-device runtime's and the model it built) are pruned at the next load"
     );
 
     drop(site); // the site's server is gone: nothing answers at its address

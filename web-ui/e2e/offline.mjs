@@ -23,9 +23,11 @@ await run(async (context, failures) => {
     await page.evaluate(async () => { await navigator.serviceWorker.ready; });
     const controlled = await page.evaluate(() => Boolean(navigator.serviceWorker.controller));
     // A file of an older deployment, as the shell's cache would hold it: pruned by the next page load.
-    // The same for the on-device worker's cache: a runtime of another version, kept under its sha256.
+    // The same for the on-device worker's cache: a runtime of another version, kept under its
+    // sha256, and a model built by it.
     const STALE = [["moodwing-shell-v1", "/moodwing-web-ui-0123456789abcdef.js"],
-      ["moodwing-on-device-v1", `/ondevice/pkg/moodwing_edge_browser_bg.wasm?sha256=${"0".repeat(64)}`]];
+      ["moodwing-on-device-v1", `/ondevice/pkg/moodwing_edge_browser_bg.wasm?sha256=${"0".repeat(64)}`],
+      ["moodwing-on-device-v1", `/ondevice/model/lstm/instance?of=${"0".repeat(64)}.${"1".repeat(64)}`]];
     const staleKept = () => page.evaluate(async (stale) => {
       return Promise.all(stale.map(async ([cache, path]) => Boolean(await (await caches.open(cache)).match(path))));
     }, STALE);
