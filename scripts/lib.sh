@@ -84,7 +84,6 @@ build_on_device() { # build_on_device DIR: the edge core for the browser (wasm-b
   cargo build --profile release-browser --locked --target wasm32-unknown-unknown -p moodwing-edge-browser
   rm -rf "$out" && mkdir -p "$out/model/lstm"
   "$TOOLS/bin/wasm-bindgen" --target web --out-dir "$out/pkg" "$wasm"
-  python3 "$ROOT/scripts/check_restorable.py" "$out/pkg/moodwing_edge_browser_bg.wasm"
   local runtime_sha256
   runtime_sha256="$(sha256sum "$out/pkg/moodwing_edge_browser_bg.wasm" | cut -d' ' -f1)"
   sed "s/@RUNTIME_SHA256@/$runtime_sha256/" "$ROOT/web-ui/ondevice/worker.js" > "$out/worker.js"

@@ -29,8 +29,9 @@ stage "rust: build components" ./scripts/build-components.sh lstm bert
 stage "postgres: start" postgres_server
 # The store suites run on both backends; here PostgreSQL must not be skipped.
 export MOODWING_TEST_POSTGRES_REQUIRED=1
-stage "rust: test" cargo test "${native[@]}" --locked
+# Before the Rust tests: host-tests read the on-device runtime it builds.
 stage "web-ui: build" build_web_ui
+stage "rust: test" cargo test "${native[@]}" --locked
 stage "web-ui: browser e2e" cargo test -p moodwing-cloud-api --features browser-e2e --test browser --locked
 
 print_stage_times

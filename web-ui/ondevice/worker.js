@@ -152,7 +152,7 @@ async function load() {
   // The instance built from the last visit's model.json is read while the network is asked for
   // the current one (a round trip on a real network): it is used only if they are the same.
   const lastCard = await cache.match(cardUrl);
-  const lastKept = lastCard && bytes({ response: lastCard }).then(sha256).then((sha) => keptInstance(cache, instanceUrl(sha)));
+  const lastKept = lastCard?.arrayBuffer().then(sha256).then((sha) => keptInstance(cache, instanceUrl(sha)));
   const card = await networkFirst(cache, cardUrl);
   const cardBytes = await bytes(card);
   const hashes = JSON.parse(new TextDecoder().decode(cardBytes)).sha256;

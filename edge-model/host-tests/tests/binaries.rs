@@ -1,4 +1,4 @@
-//! What the built components' binaries must be, read from the files.
+//! What the built components' binaries must be, read from the files; and the on-device runtime's.
 //!
 //! The deployed components ask for their configuration at the `wasi:config` version Spin provides,
 //! and their `local/` builds at the one `wasmtime serve` provides.
@@ -9,7 +9,9 @@
 //! sparse. wasmtime's rule (`try_static_init`, wasmtime 48): the initialized range is under
 //! `memory_guaranteed_dense_image_size` (16 MiB by default) or under twice the bytes of data in it.
 
-use moodwing_edge_host_tests::components_dir;
+use std::path::Path;
+
+use moodwing_edge_host_tests::{components_dir, workspace_root};
 
 const DENSE_IMAGE_ALWAYS_ALLOWED: u64 = 16 << 20;
 
@@ -70,9 +72,12 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|window| window == needle.as_bytes())
 }
 
-fn read(path: &std::path::Path) -> Vec<u8> {
-    std::fs::read(path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/build-components.sh)", path.display()))
+fn read(path: &Path) -> Vec<u8> {
+    read_built(path, "scripts/build-components.sh")
+}
+
+fn read_built(path: &Path, built_by: &str) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e} (run {built_by})", path.display()))
 }
 
 #[test]
@@ -150,4 +155,56 @@ fn both_components_start_from_a_copy_on_write_image() {
              into every fresh instance (lower the build's peak memory, see preinit.rs)"
         );
     }
+}
+
+/// Whether each global a core module defines is mutable.
+fn mutable_globals(module: &[u8]) -> Vec<bool> {
+    let mut mutable = Vec::new();
+    for (_, globals) in sections(module).into_iter().filter(|(id, _)| *id == 6) {
+        let mut at = 0;
+        for _ in 0..leb128(globals, &mut at) {
+            mutable.push(globals[at + 1] == 1); // value type, then 0 (const) or 1 (var)
+            at += 2;
+            // The initialiser: one constant instruction, then `end`.
+            match globals[at] {
+                0x41 | 0x42 | 0x23 => {
+                    at += 1; // i32.const, i64.const, global.get: one LEB128 immediate
+                    leb128(globals, &mut at);
+                }
+                0x43 => at += 5, // f32.const
+                0x44 => at += 9, // f64.const
+                opcode => panic!("global initialiser opcode {opcode:#x}"),
+            }
+            assert_eq!(globals[at], 0x0b, "end of the initialiser");
+            at += 1;
+        }
+    }
+    mutable
+}
+
+#[test]
+fn mutable_globals_are_read_from_the_global_section() {
+    // Two i32 globals, mutable then not; the first one's initial value, 11, is the `end` byte.
+    let globals = [2, 0x7f, 1, 0x41, 0x0b, 0x0b, 0x7f, 0, 0x41, 0x00, 0x0b];
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    module.extend([6, globals.len() as u8]);
+    module.extend(globals);
+    assert_eq!(mutable_globals(&module), [true, false]);
+}
+
+/// The on-device worker (`web-ui/ondevice/worker.js`) restores a built model into a fresh instance
+/// of the browser runtime by writing a copy of its memory and growing its externref table. That is
+/// the instance's whole state only while its one mutable global is the stack pointer (back at its
+/// start between calls): another one (thread-local storage with atomics, a later toolchain's
+/// bookkeeping) would not be restored.
+#[test]
+fn the_on_device_runtime_keeps_its_state_in_memory_and_table() {
+    let path = workspace_root().join("web-ui/dist/ondevice/pkg/moodwing_edge_browser_bg.wasm");
+    let mutable = mutable_globals(&read_built(&path, "build_web_ui (scripts/lib.sh)"));
+    assert_eq!(
+        mutable.iter().filter(|m| **m).count(),
+        1,
+        "{}: mutable globals {mutable:?}, expected only the stack pointer",
+        path.display()
+    );
 }
