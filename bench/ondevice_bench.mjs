@@ -83,8 +83,12 @@ try {
   cold.push(await firstPrediction(page));
   // Warm means what a later visit finds: the runtime, the bundle and the built model kept (written
   // after "ready").
-  await page.waitForFunction(async () => (await (await caches.open("moodwing-on-device-v1")).keys())
-    .some((request) => new URL(request.url).pathname.endsWith("/instance")));
+  await page.waitForFunction(async () => {
+    for await (const name of (await navigator.storage.getDirectory()).keys()) {
+      if (name.startsWith("moodwing-on-device-instance-")) return true;
+    }
+    return false;
+  }, null, { polling: 100 });
   // A later visit is not the next instant: the browser has finished writing what was kept.
   await page.waitForTimeout(2000);
   const warm = [];

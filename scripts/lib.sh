@@ -76,18 +76,33 @@ web_tools() { # what builds the SPA: the wasm target, wasm-bindgen-cli and trunk
 
 build_web_ui() { # web-ui/dist: the SPA, built offline with the tools above (never downloaded by trunk), and its on-device model
   (cd "$ROOT/web-ui" && PATH="$TOOLS/bin:$PATH" "$TOOLS/bin/trunk" build --release --offline --locked)
-  build_on_device "$ROOT/web-ui/dist/ondevice"
+  build_on_device "$ROOT/web-ui/dist"
 }
 
-build_on_device() { # build_on_device DIR: the edge core for the browser (wasm-bindgen), its worker and the BiLSTM bundle
-  local out="$1" wasm="$ROOT/target/wasm32-unknown-unknown/release-browser/moodwing_edge_browser.wasm"
+build_on_device() { # build_on_device SITE: the edge core for the browser (wasm-bindgen), its worker and the BiLSTM bundle, in SITE/ondevice
+  local site="$1" out="$1/ondevice" wasm="$ROOT/target/wasm32-unknown-unknown/release-browser/moodwing_edge_browser.wasm"
   cargo build --profile release-browser --locked --target wasm32-unknown-unknown -p moodwing-edge-browser
   rm -rf "$out" && mkdir -p "$out/model/lstm"
   "$TOOLS/bin/wasm-bindgen" --target web --out-dir "$out/pkg" "$wasm"
-  local runtime_sha256
+  # One file for the worker: the glue, then worker.js, whose import of the glue becomes names.
+  local import='import init, { load as build, predict } from "./pkg/moodwing_edge_browser.js";'
+  grep -qxF "$import" "$ROOT/web-ui/ondevice/worker.js" || { echo "worker.js: no '$import'" >&2; return 1; }
+  # The worker and the page (which compiles the runtime for it) ask for the runtime by its sha256,
+  # and the page for the worker by its own.
+  local runtime_sha256 worker_sha256
   runtime_sha256="$(sha256sum "$out/pkg/moodwing_edge_browser_bg.wasm" | cut -d' ' -f1)"
-  sed "s/@RUNTIME_SHA256@/$runtime_sha256/" "$ROOT/web-ui/ondevice/worker.js" > "$out/worker.js"
-  grep -q "$runtime_sha256" "$out/worker.js" || { echo "worker.js: the runtime's sha256 was not written in" >&2; return 1; }
+  { cat "$out/pkg/moodwing_edge_browser.js"
+    sed -e "s/@RUNTIME_SHA256@/$runtime_sha256/" \
+      -e "s|^${import//|/\\|}\$|const init = __wbg_init, build = load;|" "$ROOT/web-ui/ondevice/worker.js"
+  } > "$out/worker.js"
+  rm "$out"/pkg/*.js "$out"/pkg/*.ts
+  worker_sha256="$(sha256sum "$out/worker.js" | cut -d' ' -f1)"
+  sed -i -e "s/@RUNTIME_SHA256@/$runtime_sha256/g" -e "s/@WORKER_SHA256@/$worker_sha256/g" "$site/index.html"
+  for file in "$out/worker.js" "$site/index.html"; do
+    grep -q "$runtime_sha256" "$file" || { echo "$file: the runtime's sha256 was not written in" >&2; return 1; }
+  done
+  grep -q "$worker_sha256" "$site/index.html" || { echo "index.html: the worker's sha256 was not written in" >&2; return 1; }
+  if grep -qF "$import" "$out/worker.js"; then echo "worker.js: the glue's import was not replaced" >&2; return 1; fi
   cp "$ROOT"/edge-model/models/lstm/{model.json,model.onnx,tokenizer.json} "$out/model/lstm/"
 }
 

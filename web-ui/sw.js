@@ -1,14 +1,17 @@
 // The page's service worker: after one visit, Moodwing opens and predicts with the network cut.
-// Same-origin GETs go to the network first (a redeployment is seen at once) and are kept; offline,
-// the kept copy answers. The page's own files are hashed by trunk, so the worker learns their names
-// from index.html when it installs; the on-device worker and its glue have fixed names (its wasm and
-// model are kept by the worker itself, under their sha256).
+// A file whose name carries its content's hash (trunk's `name-<hash>.ext`, the on-device worker's
+// `?sha256=`) never changes: it is answered from the cache, asked of the network only the first
+// time. Other same-origin GETs (the page, config.json) go to the network first (a redeployment is
+// seen at once) and are kept; offline, the kept copy answers. The worker learns the shell's names
+// from index.html when it installs (the on-device runtime and model are kept by the on-device
+// worker itself, under their sha256).
 const CACHE = "moodwing-shell-v1";
-const FIXED = ["/", "/config.json", "/ondevice/worker.js", "/ondevice/pkg/moodwing_edge_browser.js"];
+const FIXED = ["/", "/config.json"];
+const VERSIONED = /-[0-9a-f]{16}(_bg)?\.(js|wasm|css)$|\?sha256=[0-9a-f]{64}$/;
 
-// The shell named by one version of index.html.
+// The shell named by one version of index.html: its links and the on-device worker it starts.
 function shellOf(html) {
-  const linked = [...html.matchAll(/(?:href|src)="(\/[^"]+)"/g)].map((match) => match[1]);
+  const linked = [...html.matchAll(/(?:href|src)="(\/[^"]+)"|new Worker\("(\/[^"]+)"/g)].map((match) => match[1] ?? match[2]);
   return [...new Set([...FIXED, ...linked])];
 }
 
@@ -20,8 +23,8 @@ async function shellFiles() {
 async function prune(cache, html) {
   const keep = new Set(shellOf(html));
   for (const request of await cache.keys()) {
-    const path = new URL(request.url).pathname;
-    if (!keep.has(path) && /\.(js|wasm|css)$/.test(path)) await cache.delete(request);
+    const url = new URL(request.url);
+    if (!keep.has(url.pathname + url.search) && /\.(js|wasm|css)$/.test(url.pathname)) await cache.delete(request);
   }
 }
 
@@ -42,10 +45,11 @@ self.addEventListener("fetch", (event) => {
   if (url.pathname.startsWith("/ondevice/model/") || (url.pathname.startsWith("/ondevice/") && url.pathname.endsWith(".wasm"))) return;
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
+    const unchanging = VERSIONED.test(url.pathname + url.search) && (await cache.match(event.request));
+    if (unchanging) return unchanging;
     try {
       const response = await fetch(event.request);
-      // Kept in the background: waiting for the runtime's 11 MB to be written first held up the
-      // on-device worker's compilation at every page load.
+      // Kept in the background: the page need not wait for the write.
       if (response.ok) {
         const kept = cache.put(event.request, response.clone());
         event.waitUntil(event.request.mode === "navigate"

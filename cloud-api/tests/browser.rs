@@ -342,24 +342,37 @@ async fn the_on_device_model_in_chromium_scores_as_the_component_does() {
     assert_eq!(page["model"], model, "the same bundle, name and version");
     assert_eq!(
         page["cached"],
-        json!({"cold": false, "warm": true, "flipped": true})
+        json!({"cold": false, "warm": true, "cut": true})
     );
-    // The second load restores the model built by the first (a copy of its memory kept in Cache
-    // Storage) and scores every tweet exactly as the built one did; a kept copy with one byte
-    // flipped is not used: the third load builds the model again from the cached bundle.
+    // The second load gets the runtime compiled by the page, restores the model built by the first
+    // (a copy of its memory kept in the origin's private file system) and scores every tweet
+    // exactly as the built one did; a kept copy cut short is not used: the third load builds the
+    // model again from the cached bundle. What building freed is zeroed and left out of the copy.
+    let kept = &page["kept_instance"];
     assert!(
-        page["kept_instance"]
+        kept["name"]
             .as_str()
-            .is_some_and(|path| path.ends_with("/ondevice/model/lstm/instance")),
-        "{}",
-        page["kept_instance"]
+            .is_some_and(|name| name.starts_with("moodwing-on-device-instance-")),
+        "{kept}"
+    );
+    let (kept_bytes, memory_bytes) = (
+        kept["bytes"].as_f64().unwrap(),
+        page["memory_bytes"].as_f64().unwrap(),
+    );
+    assert!(
+        kept_bytes < 0.8 * memory_bytes,
+        "kept {kept_bytes} bytes of a {memory_bytes}-byte memory"
     );
     assert_eq!(
         page["restored"],
-        json!({"cold": false, "warm": true, "flipped": false})
+        json!({"cold": false, "warm": true, "cut": false})
+    );
+    assert_eq!(
+        page["compiled_in"],
+        json!({"cold": "worker", "warm": "page", "cut": "page"})
     );
     assert_eq!(page["warm_scores"], page["scores"]);
-    assert_eq!(page["flipped_scores"][0], page["scores"][0]);
+    assert_eq!(page["cut_scores"][0], page["scores"][0]);
     for load in ["cold", "warm"] {
         let error = page["too_long"][load].as_str().unwrap_or_default();
         assert!(error.contains("1001"), "{load}: {}", page["too_long"]);
@@ -405,12 +418,12 @@ async fn a_model_file_that_does_not_match_model_json_is_refused_on_the_device() 
     assert_eq!(page["where"], "computed by the edge service", "{page}");
     let cached = page["cached"].as_array().unwrap();
     assert!(
-        cached.iter().all(|path| {
-            let path = path.as_str().unwrap();
-            !path.ends_with("model.onnx") && !path.ends_with("instance")
-        }),
+        cached
+            .iter()
+            .all(|path| !path.as_str().unwrap().ends_with("model.onnx")),
         "{page}"
     );
+    assert_eq!(page["kept_instances"], json!([]), "{page}");
 }
 
 /// After one visit the page opens and predicts with its site gone: the service worker (`sw.js`)

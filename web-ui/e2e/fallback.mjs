@@ -29,5 +29,10 @@ await run(async (browser, failures) => {
     where: await page.locator("#where").textContent(),
     cached: await page.evaluate(async () =>
       (await (await caches.open("moodwing-on-device-v1")).keys()).map((r) => new URL(r.url).pathname)),
+    kept_instances: await page.evaluate(async () => {
+      const names = [];
+      for await (const name of (await navigator.storage.getDirectory()).keys()) names.push(name);
+      return names;
+    }),
   }));
 });

@@ -23,16 +23,24 @@ await run(async (context, failures) => {
     await page.evaluate(async () => { await navigator.serviceWorker.ready; });
     const controlled = await page.evaluate(() => Boolean(navigator.serviceWorker.controller));
     // A file of an older deployment, as the shell's cache would hold it: pruned by the next page load.
-    // The same for the on-device worker's cache: a runtime of another version, kept under its
-    // sha256, and a model built by it.
+    // The same for the on-device worker's: a runtime of another version, kept under its sha256,
+    // and a model built by it (a file of the origin's private file system; before, in the cache).
     const STALE = [["moodwing-shell-v1", "/moodwing-web-ui-0123456789abcdef.js"],
       ["moodwing-on-device-v1", `/ondevice/pkg/moodwing_edge_browser_bg.wasm?sha256=${"0".repeat(64)}`],
-      ["moodwing-on-device-v1", `/ondevice/model/lstm/instance?of=${"0".repeat(64)}.${"1".repeat(64)}`]];
+      ["moodwing-on-device-v1", `/ondevice/model/lstm/instance?of=${"0".repeat(64)}.${"1".repeat(64)}`],
+      [null, `moodwing-on-device-instance-${"0".repeat(64)}`]];
     const staleKept = () => page.evaluate(async (stale) => {
-      return Promise.all(stale.map(async ([cache, path]) => Boolean(await (await caches.open(cache)).match(path))));
+      const root = await navigator.storage.getDirectory();
+      return Promise.all(stale.map(async ([cache, path]) => (cache
+        ? Boolean(await (await caches.open(cache)).match(path))
+        : Boolean(await root.getFileHandle(path).catch(() => null)))));
     }, STALE);
     await page.evaluate(async (stale) => {
-      for (const [cache, path] of stale) await (await caches.open(cache)).put(path, new Response("old"));
+      const root = await navigator.storage.getDirectory();
+      for (const [cache, path] of stale) {
+        if (cache) await (await caches.open(cache)).put(path, new Response("old"));
+        else await root.getFileHandle(path, { create: true });
+      }
     }, STALE);
     const before = (await staleKept()).every(Boolean);
     await page.reload();

@@ -1,13 +1,15 @@
 // The on-device model in Debian's headless Chromium: the page's origin starts the real worker
 // (web-ui/ondevice/worker.js), which loads the bundle with the edge core compiled to WebAssembly
-// and scores each tweet; then a second page load, whose worker restores the built model kept in
-// Cache Storage and scores them again; then a third, after one byte of that kept model was flipped.
+// and scores each tweet; then a second page load, which compiles the runtime for the worker as
+// index.html does, and whose worker restores the built model it kept (a file of the origin's
+// private file system) and scores them again; then a third, after that file was cut short.
 // The page is one of the site's files, not the app: the app's own worker would fill the cache meanwhile.
 //
 //   node ondevice.mjs <site url> <file of tweets, one JSON string a line>
 //
 // Prints one JSON line: the scores (cold, warm), the load times, whether the model came from the
-// cache or was restored at each load, the errors for a too long tweet.
+// cache or was restored at each load and where the runtime was compiled, the errors for a too
+// long tweet.
 import { readFileSync } from "node:fs";
 import { newPage, run } from "./chromium.mjs";
 
@@ -18,8 +20,9 @@ if (!siteUrl || !tweetsFile) {
 }
 const tweets = readFileSync(tweetsFile, "utf8").trim().split("\n").map((line) => JSON.parse(line));
 
-// In the page: a worker, the bundle loaded, `texts` scored one at a time.
-async function scoreInPage(texts) {
+// In the page: a worker, the bundle loaded, `texts` scored one at a time. `fromPage`: the page
+// compiles the runtime the worker kept at the first load and hands it over, as index.html does.
+async function scoreInPage([texts, fromPage]) {
   const worker = new Worker("/ondevice/worker.js", { type: "module" });
   const pending = new Map();
   let loaded;
@@ -31,7 +34,15 @@ async function scoreInPage(texts) {
   };
   worker.onerror = (event) => loaded.reject(new Error(`worker: ${event.message}`));
   const started = performance.now();
-  worker.postMessage({ type: "load" });
+  if (fromPage) {
+    worker.postMessage({ type: "load", from: "page" });
+    const cache = await caches.open("moodwing-on-device-v1");
+    const runtime = (await cache.keys()).find((request) => new URL(request.url).pathname.endsWith(".wasm"));
+    const module = await WebAssembly.compileStreaming(await cache.match(runtime));
+    worker.postMessage({ type: "runtime", module });
+  } else {
+    worker.postMessage({ type: "load" });
+  }
   const load = await ready;
   const loadMs = performance.now() - started;
   const results = [];
@@ -47,23 +58,24 @@ async function scoreInPage(texts) {
     worker.postMessage({ type: "predict", id: -1, text: "a".repeat(1001) });
   });
   worker.terminate();
-  return { loadMs, cached: load.cached, restored: load.restored, results, tooLong: tooLong.error ?? null };
+  const { cached, restored, compiled_in: compiledIn, memory_bytes: memoryBytes } = load;
+  return { loadMs, cached, restored, compiledIn, memoryBytes, results, tooLong: tooLong.error ?? null };
 }
 
-// The built model kept by the worker (after its "ready" answer): its path, or with `flip`, one of
-// its bytes flipped (its kept sha256 left as it was).
-async function keptInstance(flip) {
-  const cache = await caches.open("moodwing-on-device-v1");
+// The built model kept by the worker (after its "ready" answer): its file's name and size; with
+// `cut`, the file is cut 4 KiB short.
+async function keptInstance(cut) {
+  const root = await navigator.storage.getDirectory();
   for (let i = 0; i < 600; i += 1) {
-    for (const request of await cache.keys()) {
-      if (new URL(request.url).pathname.endsWith("/instance")) {
-        if (flip) {
-          const response = await cache.match(request);
-          const memory = new Uint8Array(await response.arrayBuffer());
-          memory[memory.length >> 1] ^= 1;
-          await cache.put(request, new Response(memory, { headers: response.headers }));
+    for await (const [name, handle] of root.entries()) {
+      if (name.startsWith("moodwing-on-device-instance-")) {
+        const bytes = await (await handle.getFile()).arrayBuffer();
+        if (cut) {
+          const file = await handle.createWritable();
+          await file.write(bytes.slice(0, bytes.byteLength - 4096));
+          await file.close();
         }
-        return new URL(request.url).pathname;
+        return { name, bytes: bytes.byteLength };
       }
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -75,26 +87,28 @@ await run(async (browser, failures) => {
   const page = await newPage(browser, failures);
   page.setDefaultTimeout(120_000);
   await page.goto(`${siteUrl}/config.json`);
-  const cold = await page.evaluate(scoreInPage, tweets);
+  const cold = await page.evaluate(scoreInPage, [tweets, false]);
   const instance = await page.evaluate(keptInstance, false);
   await page.reload();
-  const warm = await page.evaluate(scoreInPage, tweets);
+  const warm = await page.evaluate(scoreInPage, [tweets, true]);
   await page.evaluate(keptInstance, true);
   await page.reload();
-  const flipped = await page.evaluate(scoreInPage, tweets.slice(0, 1));
+  const cut = await page.evaluate(scoreInPage, [tweets.slice(0, 1), true]);
   const errors = [cold, warm].flatMap((load) => load.results.filter((r) => r.error));
   if (errors.length) failures.push(`${errors.length} tweets not scored: ${errors[0].error}`);
   console.log(JSON.stringify({
     scores: cold.results.map((r) => r.score),
     warm_scores: warm.results.map((r) => r.score),
-    flipped_scores: flipped.results.map((r) => r.score),
+    cut_scores: cut.results.map((r) => r.score),
     labels: cold.results.map((r) => r.label),
     model: cold.results[0]?.model,
     latency_ms: cold.results.map((r) => r.latency_ms),
-    load_ms: { cold: cold.loadMs, warm: warm.loadMs, flipped: flipped.loadMs },
-    cached: { cold: cold.cached, warm: warm.cached, flipped: flipped.cached },
-    restored: { cold: cold.restored, warm: warm.restored, flipped: flipped.restored },
+    load_ms: { cold: cold.loadMs, warm: warm.loadMs, cut: cut.loadMs },
+    cached: { cold: cold.cached, warm: warm.cached, cut: cut.cached },
+    restored: { cold: cold.restored, warm: warm.restored, cut: cut.restored },
+    compiled_in: { cold: cold.compiledIn, warm: warm.compiledIn, cut: cut.compiledIn },
     kept_instance: instance,
+    memory_bytes: cold.memoryBytes,
     too_long: { cold: cold.tooLong, warm: warm.tooLong },
   }));
 });

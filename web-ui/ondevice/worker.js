@@ -1,44 +1,73 @@
 // The on-device model, off the page's thread: the edge core compiled to WebAssembly
 // (edge-model/browser) scores tweets here, so typing never waits for it and no tweet leaves the
-// device. Messages: {type: "load"} -> {type: "ready", ms, cached (the model came from the cache),
-// restored (the built model was restored, not built), phases (wasm_ms: runtime compiled, files_ms:
-// bundle or kept instance read and hashed, build_ms or restore_ms), memory_bytes (the WebAssembly
-// memory now)} | {type: "failed", error};
-// {type: "predict", id, text} -> {type: "prediction", id, prediction} | {type: "prediction", id, error}.
+// device.
 //
-// The bundle's model.json is asked of the network first (a redeployed model is seen at once) and
-// kept for offline use; model.onnx and tokenizer.json are kept under their sha256, so a cached
-// file is never stale. The core checks both against model.json's hashes (computed here with
-// WebCrypto over the bytes it is given) before anything is cached.
-// The runtime's wasm is kept the same way, under the sha256 the build writes into this file
-// (scripts/lib.sh, build_on_device), once it compiled and matched it: a page load then reads it
-// from Cache Storage instead of asking the network. Files of other versions are dropped.
-// The built model is kept too: a copy of the runtime's memory taken as soon as `load` and one
-// prediction of its own returned (before any tweet, so it holds none), under the runtime's and
-// model.json's sha256. The next page load writes it into the fresh instance instead of building
-// (~180 ms, most of a warm load), once its own sha256 matched.
+// Messages in and out:
+// - {type: "load", fresh, from} -> {type: "ready", ms, cached (the bundle came from the cache),
+//   restored (the built model was restored, not built), compiled_in ("page" or "worker"), phases
+//   (wasm_ms: runtime compiled, files_ms: bundle or kept model read, build_ms or restore_ms),
+//   memory_bytes} | {type: "failed", error}. `fresh`: a first visit, nothing is looked up in the
+//   cache. `from: "page"`: the page (index.html) compiles the runtime while this worker starts and
+//   sends it, {type: "runtime", module, bytes (when fetched, to be checked and kept)} or {type:
+//   "runtime", error}; otherwise the worker compiles it. (Chromium keeps a module's optimised code
+//   for the next visit only when a page compiled it: a later visit's first prediction then runs
+//   optimised code, ~3 ms instead of ~35.)
+// - {type: "predict", id, text} -> {type: "prediction", id, prediction} | {type: "prediction", id, error}.
+//
+// What is kept for the next visit and offline use (Cache Storage, but for the built model):
+// - model.json, asked of the network first (a redeployed model is seen at once); model.onnx and
+//   tokenizer.json under their sha256, so a cached file is never stale. The core checks both
+//   against model.json's hashes (computed here with WebCrypto) before anything is cached.
+// - the runtime's wasm, under the sha256 the build writes into this file (scripts/lib.sh,
+//   build_on_device), once it compiled and matched it.
+// - the built model: a copy of the runtime's memory taken as soon as `load` and one prediction of
+//   its own returned (before any tweet, so it holds none), one file per runtime in the origin's
+//   private file system, with the sha256 of the model.json it was built from. The next page load
+//   reads it (synchronously, straight from the file: Cache Storage's copying between processes
+//   made its read the slowest part of a warm load) and writes it into a fresh instance instead of
+//   building (~180 ms of a load). The file is replaced whole when written (a crash leaves the old
+//   one), so it is not hashed again: it is used if it was built from the current model.json and its
+//   layout fits the fresh memory, and the model is built again otherwise.
+// Files of other versions are dropped.
+//
+// The build (scripts/lib.sh, build_on_device) puts the wasm-bindgen glue in front of this file
+// and replaces this import: one file for the page to start the worker with.
 import init, { load as build, predict } from "./pkg/moodwing_edge_browser.js";
 
 const CACHE = "moodwing-on-device-v1";
 const BUNDLE = new URL("./model/lstm/", import.meta.url);
 const RUNTIME = new URL("./pkg/moodwing_edge_browser_bg.wasm", import.meta.url);
 RUNTIME.searchParams.set("sha256", "@RUNTIME_SHA256@");
+// The model this runtime built at the last visit (one per runtime: a copy is only ever restored
+// into the runtime that made it), a file of the origin's private file system.
+const INSTANCE_PREFIX = "moodwing-on-device-instance-";
+const INSTANCE_FILE = `${INSTANCE_PREFIX}${RUNTIME.searchParams.get("sha256")}`;
+const CHUNK = 4096; // the kept copy leaves out the all-zero chunks of this size
 let ready = null;
+// The runtime the page sends when it said it would ({type: "load", from: "page"}).
+let fromPage = null;
 
-async function networkFirst(cache, url) {
+// Cache Storage, opened once; `match` finds nothing on a first visit (the page says so: no
+// service worker controls it yet), where the first opening in a new profile takes 35-100 ms.
+function storage(fresh) {
+  const opened = caches.open(CACHE);
+  return { opened, match: async (url) => (fresh ? undefined : (await opened).match(url)) };
+}
+
+async function networkFirst(store, url) {
   try {
     const response = await fetch(url, { cache: "no-store" });
     if (response.ok) return { url, response, cached: false };
   } catch {
     // offline: the copy kept at the last visit, below
   }
-  const response = await cache.match(url);
+  const response = await store.match(url);
   if (!response) throw new Error(`${url.pathname}: unreachable and not cached`);
   return { url, response, cached: true };
 }
 
-async function cacheFirst(cache, url) {
-  const kept = await cache.match(url);
+async function cacheFirst(store, url) {
+  const kept = await store.match(url);
   if (kept) return { url, response: kept, cached: true };
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url.pathname}: HTTP ${response.status}`);
@@ -53,10 +82,18 @@ async function sha256(data) {
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-// The runtime, compiled as it streams in.
-async function runtime(cache) {
-  const file = await cacheFirst(cache, RUNTIME);
-  return { wasm: await init({ module_or_path: file.response.clone() }), file };
+// The runtime: compiled by the page, or here as it streams in. `file.bytes()`: its bytes, when
+// they came from the network (to be checked and kept).
+async function runtime(store) {
+  const sent = await fromPage?.promise;
+  if (sent?.module) {
+    const file = { cached: !sent.bytes, bytes: async () => new Uint8Array(sent.bytes) };
+    return { wasm: await init({ module_or_path: sent.module }), file, compiledIn: "page" };
+  }
+  if (sent) console.warn(`the page did not compile the runtime (${sent.error}); compiling it here`);
+  const found = await cacheFirst(store, RUNTIME);
+  const file = { cached: found.cached, bytes: () => bytes(found) };
+  return { wasm: await init({ module_or_path: found.response.clone() }), file, compiledIn: "worker" };
 }
 
 // The bundle's files are kept under the sha256 model.json gives them.
@@ -67,138 +104,207 @@ function fileUrl(name, hashes) {
 }
 
 // The bundle's files, from the cache or the network, with the sha256 of their bytes.
-function bundle(cache, names, hashes) {
+function bundle(store, names, hashes) {
   return Promise.all(names.map(async (name) => {
-    const file = await cacheFirst(cache, fileUrl(name, hashes));
+    const file = await cacheFirst(store, fileUrl(name, hashes));
     const data = await bytes(file);
     return { ...file, name, bytes: data, sha256: await sha256(data) };
   }));
 }
 
-// The built model of this runtime and this model.json.
-function instanceUrl(cardSha256) {
-  const url = new URL("instance", BUNDLE);
-  url.searchParams.set("of", `${RUNTIME.searchParams.get("sha256")}.${cardSha256}`);
-  return url;
+// The kept model, or null: {copy (the file's bytes), modelJson (the sha256 of the model.json it
+// was built from)}. Read-only, so that another tab may read it at the same time.
+async function readInstance() {
+  const root = await navigator.storage.getDirectory();
+  const handle = await root.getFileHandle(INSTANCE_FILE).catch(() => null);
+  if (!handle) return null;
+  const file = await handle.createSyncAccessHandle({ mode: "read-only" });
+  try {
+    const copy = new ArrayBuffer(file.getSize());
+    file.read(new Uint8Array(copy), { at: 0 });
+    const digest = new Uint8Array(copy, 4 * HEADER.modelJson, 32);
+    return { copy, modelJson: Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("") };
+  } finally {
+    file.close();
+  }
 }
 
-// A kept instance whose bytes still have the sha256 taken when it was kept; otherwise none.
-async function keptInstance(cache, url) {
-  const response = await cache.match(url);
-  if (!response) return null;
-  const memory = new Uint8Array(await response.arrayBuffer());
-  const tableLength = Number(response.headers.get("x-table-length"));
-  if ((await sha256(memory)) === response.headers.get("x-sha256") && Number.isInteger(tableLength)) {
-    return { url: url.href, memory, tableLength };
-  }
-  console.warn(`${url.pathname}: sha256 differs from the one kept with it; building the model again`);
-  await cache.delete(url);
-  return null;
-}
+// The kept file: u32 words (format, table length, memory length, run count, then model.json's
+// sha256 in 8 words), then each run's offset and length, then the runs' bytes.
+const HEADER = { format: 0, tableLength: 1, memoryLength: 2, runs: 3, modelJson: 4, words: 12 };
+const FORMAT = 1;
 
 // The runtime's state after `build`: its memory (the model, the allocator, the Rust statics) and
 // the length of its table of JavaScript values (its slots are handed out from a list in the
 // memory). The stack pointer, its only other mutable state, is back at its start between calls.
-function instanceOf(wasm) {
-  return { memory: new Uint8Array(wasm.memory.buffer).slice(), tableLength: wasm.__wbindgen_externrefs.length };
+// The memory the runtime started with is kept whole (its statics may have changed either way);
+// of the rest, only the chunks that are not all zero (what building freed is zeroed,
+// edge-model/browser/src/zeroing.rs: about a third of a 12.5 MB memory), as runs.
+function instanceOf(wasm, initialLength, modelJson) {
+  const memory = new Uint8Array(wasm.memory.buffer);
+  const words = new Uint32Array(wasm.memory.buffer);
+  const runs = [[0, initialLength]];
+  for (let start = initialLength; start < memory.byteLength; start += CHUNK) {
+    const end = (start + CHUNK) / 4;
+    let i = start / 4;
+    while (i < end && words[i] === 0) i += 1;
+    if (i === end) continue;
+    const last = runs[runs.length - 1];
+    if (last[0] + last[1] === start) last[1] += CHUNK;
+    else runs.push([start, CHUNK]);
+  }
+  const header = new Uint32Array(HEADER.words + 2 * runs.length);
+  header.set([FORMAT, wasm.__wbindgen_externrefs.length, memory.byteLength, runs.length]);
+  new Uint8Array(header.buffer, 4 * HEADER.modelJson, 32).set(modelJson.match(/../g).map((hex) => parseInt(hex, 16)));
+  header.set(runs.flat(), HEADER.words);
+  const copy = new Uint8Array(runs.reduce((size, [, length]) => size + length, header.byteLength));
+  copy.set(new Uint8Array(header.buffer));
+  let at = header.byteLength;
+  for (const [offset, length] of runs) {
+    copy.set(memory.subarray(offset, offset + length), at);
+    at += length;
+  }
+  return copy;
 }
 
-// A fresh instance of the same runtime becomes the one that was built; false if it cannot.
-function restore(wasm, { memory, tableLength }) {
-  const pages = (memory.byteLength - wasm.memory.buffer.byteLength) / 65536;
+// A fresh instance of the same runtime becomes the one that was built; false if it cannot (then
+// nothing was changed).
+function restore(wasm, { copy }) {
+  const bytes = new Uint8Array(copy);
+  const words = new Uint32Array(copy, 0, Math.floor(bytes.byteLength / 4));
+  if (words.length < HEADER.words || words[HEADER.format] !== FORMAT) return false;
+  const [tableLength, length, count] = [words[HEADER.tableLength], words[HEADER.memoryLength], words[HEADER.runs]];
   const table = wasm.__wbindgen_externrefs;
+  const pages = (length - wasm.memory.buffer.byteLength) / 65536;
   if (!Number.isInteger(pages) || pages < 0 || !table || table.length > tableLength) return false;
+  if (words.length < HEADER.words + 2 * count) return false;
+  const run = (i) => [words[HEADER.words + 2 * i], words[HEADER.words + 2 * i + 1]];
+  // The runs must cover the fresh memory's start (its statics) and fit in the memory and the file.
+  let at = 4 * (HEADER.words + 2 * count);
+  for (let i = 0; i < count; i += 1) {
+    const [offset, size] = run(i);
+    if (offset + size > length || at + size > bytes.byteLength) return false;
+    at += size;
+  }
+  if (count === 0 || run(0)[0] !== 0 || run(0)[1] < wasm.memory.buffer.byteLength || at !== bytes.byteLength) return false;
   wasm.memory.grow(pages);
-  new Uint8Array(wasm.memory.buffer).set(memory);
+  const memory = new Uint8Array(wasm.memory.buffer);
+  at = 4 * (HEADER.words + 2 * count);
+  for (let i = 0; i < count; i += 1) {
+    const [offset, size] = run(i);
+    memory.set(bytes.subarray(at, at + size), offset);
+    at += size;
+  }
   table.grow(tableLength - table.length);
   return true;
 }
 
+// The built model (if this load built it), written aside and swapped in whole when closed; the
+// files of other runtimes go.
+async function keepInstance(copy) {
+  const root = await navigator.storage.getDirectory();
+  if (copy) {
+    const file = await (await root.getFileHandle(INSTANCE_FILE, { create: true })).createWritable();
+    await file.write(copy);
+    await file.close();
+  }
+  for await (const name of root.keys()) {
+    if (name.startsWith(INSTANCE_PREFIX) && name !== INSTANCE_FILE) await root.removeEntry(name);
+  }
+}
+
 // What this load downloaded or built, kept once the model is answering: the runtime only if it
 // matches the sha256 the build wrote in, the bundle's files (already checked by the core) as they
-// are, the built instance with its own sha256.
-async function keep(cache, { runtimeFile, card, files, instance }) {
+// are, the built model's copy.
+async function keep(store, { runtimeFile, card, files, built }) {
+  const cache = await store.opened;
   if (!runtimeFile.cached) {
     const want = RUNTIME.searchParams.get("sha256");
-    const got = await sha256(await bytes(runtimeFile));
+    const data = await runtimeFile.bytes();
+    const got = await sha256(data);
     if (got !== want) throw new Error(`${RUNTIME.pathname}: sha256 ${got}, expected ${want}`);
-    await cache.put(RUNTIME, runtimeFile.response);
+    await cache.put(RUNTIME, new Response(data, { headers: { "content-type": "application/wasm" } }));
   }
   for (const file of [card, ...files]) if (!file.cached) await cache.put(file.url, file.response);
-  if (instance.built) {
-    const headers = { "x-sha256": await sha256(instance.built.memory), "x-table-length": String(instance.built.tableLength) };
-    await cache.put(instance.url, new Response(instance.built.memory, { headers }));
-  }
-  await prune(cache, new Set([RUNTIME.href, instance.url.href, ...files.map((file) => file.url.href)]));
+  await prune(cache, new Set([RUNTIME.href, ...files.map((file) => file.url.href)]));
+  await keepInstance(built);
 }
 
 // Drop what an older version kept: every file kept under a sha256 that is no longer current.
 async function prune(cache, current) {
   for (const request of await cache.keys()) {
     const url = new URL(request.url);
-    const versioned = url.searchParams.has("sha256") || url.searchParams.has("of");
+    const versioned = url.searchParams.has("sha256") || url.searchParams.has("of"); // "of": built models kept here before
     if (versioned && !current.has(url.href)) await cache.delete(request);
   }
 }
 
 // The runtime compiles while model.json, then the kept instance or the bundle, are read; the
 // phases are reported for the benchmark.
-async function load() {
+async function loadModel(fresh = false) {
   const started = performance.now();
   const since = () => Math.round(performance.now() - started);
-  const cache = await caches.open(CACHE);
-  const compiled = runtime(cache).then((loaded) => ({ ...loaded, ms: since() }));
-  const cardUrl = new URL("model.json", BUNDLE);
-  // The instance built from the last visit's model.json is read while the network is asked for
-  // the current one (a round trip on a real network): it is used only if they are the same.
-  const lastCard = await cache.match(cardUrl);
-  const lastKept = lastCard?.arrayBuffer().then(sha256).then((sha) => keptInstance(cache, instanceUrl(sha)));
-  const card = await networkFirst(cache, cardUrl);
+  const store = storage(fresh);
+  const compiled = runtime(store).then((loaded) => ({ ...loaded, ms: since() }));
+  // The kept model is read while the network is asked for model.json (a round trip on a real
+  // network): it is used only if it was built from the same model.json.
+  const lastKept = (fresh ? Promise.resolve(null) : readInstance()).catch(() => null);
+  const card = await networkFirst(store, new URL("model.json", BUNDLE));
   const cardBytes = await bytes(card);
+  const cardSha = await sha256(cardBytes);
   const hashes = JSON.parse(new TextDecoder().decode(cardBytes)).sha256;
-  const instance = { url: instanceUrl(await sha256(cardBytes)), built: null };
-  let kept = await lastKept?.catch(() => null);
-  if (kept?.url !== instance.url.href) kept = await keptInstance(cache, instance.url).catch(() => null);
+  let kept = await lastKept;
+  if (kept?.modelJson !== cardSha) kept = null;
   const names = ["model.onnx", "tokenizer.json"];
-  let files = kept ? names.map((name) => ({ url: fileUrl(name, hashes), name, cached: true })) : await bundle(cache, names, hashes);
+  let files = kept ? names.map((name) => ({ url: fileUrl(name, hashes), name, cached: true })) : await bundle(store, names, hashes);
   const filesMs = since();
-  const { wasm, file: runtimeFile, ms: wasmMs } = await compiled;
+  const { wasm, file: runtimeFile, ms: wasmMs, compiledIn } = await compiled;
+  const initialLength = wasm.memory.buffer.byteLength;
   const building = performance.now();
   let phases;
+  let built = null;
   if (kept && restore(wasm, kept)) {
     phases = { wasm_ms: wasmMs, files_ms: filesMs, restore_ms: Math.round(performance.now() - building) };
   } else {
-    if (kept) files = await bundle(cache, names, hashes);
+    if (kept) files = await bundle(store, names, hashes);
     const digests = JSON.stringify(Object.fromEntries(files.map((file) => [file.name, file.sha256])));
     build(cardBytes, files[0].bytes, files[1].bytes, digests);
     // A first prediction before the copy: the normalisation's regexes are compiled on first use,
     // and a restored instance then has them too (~50 ms of every first prediction otherwise).
     predict("warming up");
-    instance.built = instanceOf(wasm);
+    built = instanceOf(wasm, initialLength, cardSha);
     phases = { wasm_ms: wasmMs, files_ms: filesMs, build_ms: Math.round(performance.now() - building) };
   }
   // After the "ready" answer (a task later): one prediction on a restored instance, so that the
-  // person's first one does not pay for the code's first run (~30 ms: V8 compiles a function at its
-  // first call), then the cache (writing up to 25 MB would only delay "ready").
-  if (!instance.built) setTimeout(() => predict("warming up"));
-  setTimeout(() => keep(cache, { runtimeFile, card, files, instance })
+  // person's first one does not pay for the code's first run (V8 compiles a function at its first
+  // call: ~30 ms, ~3 with the code kept from the last visit), then the cache (writing up to 20 MB
+  // would only delay "ready").
+  if (!built) setTimeout(() => predict("warming up"));
+  setTimeout(() => keep(store, { runtimeFile, card, files, built })
     .catch((error) => console.warn(`not kept for offline use: ${error}`)));
-  return { wasm, phases, ms: performance.now() - started, cached: files.every((file) => file.cached), restored: !instance.built };
+  const cached = files.every((file) => file.cached);
+  return { wasm, phases, ms: performance.now() - started, cached, restored: !built, compiled_in: compiledIn };
 }
 
 self.onmessage = async ({ data }) => {
-  if (data.type === "load") {
-    ready ??= load();
+  if (data.type === "runtime") {
+    fromPage?.resolve(data);
+  } else if (data.type === "load") {
+    if (data.from === "page" && !ready) {
+      let resolve;
+      fromPage = { promise: new Promise((r) => (resolve = r)), resolve };
+    }
+    ready ??= loadModel(data.fresh === true);
     try {
-      const { ms, cached, restored, wasm, phases } = await ready;
-      self.postMessage({ type: "ready", ms, cached, restored, phases, memory_bytes: wasm.memory.buffer.byteLength });
+      const { wasm, ...loaded } = await ready;
+      self.postMessage({ type: "ready", ...loaded, memory_bytes: wasm.memory.buffer.byteLength });
     } catch (error) {
       ready = null;
       self.postMessage({ type: "failed", error: String(error) });
     }
   } else if (data.type === "predict") {
     try {
-      await (ready ??= load());
+      await (ready ??= loadModel());
       const started = performance.now();
       const prediction = JSON.parse(predict(data.text));
       prediction.latency_ms = performance.now() - started;

@@ -16,6 +16,14 @@ use moodwing_edge_model::{Bundle, Classifier, EdgeError};
 use moodwing_protocol::{ModelId, Prediction, widen_score};
 use wasm_bindgen::prelude::*;
 
+// The browser's runtime only: what links this crate natively keeps its own allocator.
+#[cfg(target_arch = "wasm32")]
+mod zeroing;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: zeroing::ZeroingAllocator = zeroing::ZeroingAllocator::new();
+
 thread_local! {
     // wasm32-unknown-unknown has one thread: this is a static in linear memory.
     static MODEL: RefCell<Option<Classifier>> = const { RefCell::new(None) };
@@ -32,13 +40,15 @@ pub fn load(
     tokenizer_json: Vec<u8>,
     sha256_json: &str,
 ) -> Result<(), JsError> {
-    let sha256: BTreeMap<String, String> =
-        serde_json::from_str(sha256_json).map_err(|e| JsError::new(&format!("sha256: {e}")))?;
-    let bundle =
-        Bundle::from_hashed_parts(model_json, model_onnx, tokenizer_json, &sha256).map_err(js)?;
-    let classifier = Classifier::new(bundle).map_err(js)?;
-    MODEL.set(Some(classifier));
-    Ok(())
+    zeroing_frees(|| {
+        let sha256: BTreeMap<String, String> =
+            serde_json::from_str(sha256_json).map_err(|e| JsError::new(&format!("sha256: {e}")))?;
+        let bundle = Bundle::from_hashed_parts(model_json, model_onnx, tokenizer_json, &sha256)
+            .map_err(js)?;
+        let classifier = Classifier::new(bundle).map_err(js)?;
+        MODEL.set(Some(classifier));
+        Ok(())
+    })
 }
 
 /// The prediction of `text` as the edge API's JSON (`latency_ms` 0: the caller times it, and
@@ -65,6 +75,14 @@ pub fn predict(text: &str) -> Result<String, JsError> {
         };
         serde_json::to_string(&answer).map_err(|e| JsError::new(&e.to_string()))
     })
+}
+
+/// Run `build` with what it frees zeroed (in the browser's runtime).
+fn zeroing_frees<T>(build: impl FnOnce() -> T) -> T {
+    #[cfg(target_arch = "wasm32")]
+    return ALLOCATOR.zeroing_frees(build);
+    #[cfg(not(target_arch = "wasm32"))]
+    build()
 }
 
 fn js(error: EdgeError) -> JsError {
