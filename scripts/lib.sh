@@ -85,7 +85,7 @@ build_on_device() { # build_on_device SITE: the edge core for the browser (wasm-
   rm -rf "$out" && mkdir -p "$out/model/lstm"
   "$TOOLS/bin/wasm-bindgen" --target web --out-dir "$out/pkg" "$wasm"
   # One file for the worker: the glue, then worker.js, whose import of the glue becomes names.
-  local import='import init, { load as build, predict } from "./pkg/moodwing_edge_browser.js";'
+  local import='import init, { initSync, load as build, predict } from "./pkg/moodwing_edge_browser.js";'
   grep -qxF "$import" "$ROOT/web-ui/ondevice/worker.js" || { echo "worker.js: no '$import'" >&2; return 1; }
   # The worker and the page (which compiles the runtime for it) ask for the runtime by its sha256,
   # and the page for the worker by its own.

@@ -373,6 +373,20 @@ async fn the_on_device_model_in_chromium_scores_as_the_component_does() {
     );
     assert_eq!(page["warm_scores"], page["scores"]);
     assert_eq!(page["cut_scores"][0], page["scores"][0]);
+    // A redeployed model.json: the load answers at once with the model kept (no round trip before
+    // it), then the worker sees the new model.json, loads it and keeps it for the next load.
+    let redeployed = &page["redeployed"];
+    let (old, new) = (&model["version"], &redeployed["version"]);
+    assert_eq!(
+        (&redeployed["restored"], &redeployed["first"]),
+        (&json!(true), old),
+        "{redeployed}"
+    );
+    assert_eq!(&redeployed["later"], new, "{redeployed}");
+    assert_eq!(
+        redeployed["next_load"],
+        json!({"restored": true, "version": new})
+    );
     for load in ["cold", "warm"] {
         let error = page["too_long"][load].as_str().unwrap_or_default();
         assert!(error.contains("1001"), "{load}: {}", page["too_long"]);

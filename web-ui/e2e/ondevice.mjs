@@ -2,7 +2,9 @@
 // (web-ui/ondevice/worker.js), which loads the bundle with the edge core compiled to WebAssembly
 // and scores each tweet; then a second page load, which compiles the runtime for the worker as
 // index.html does, and whose worker restores the built model it kept (a file of the origin's
-// private file system) and scores them again; then a third, after that file was cut short.
+// private file system) and scores them again; then a third, after that file was cut short; then
+// two more with a redeployed model.json (another version): the first starts with the model kept
+// and changes to the new one, the second restores the new one.
 // The page is one of the site's files, not the app: the app's own worker would fill the cache meanwhile.
 //
 //   node ondevice.mjs <site url> <file of tweets, one JSON string a line>
@@ -22,13 +24,17 @@ const tweets = readFileSync(tweetsFile, "utf8").trim().split("\n").map((line) =>
 
 // In the page: a worker, the bundle loaded, `texts` scored one at a time. `fromPage`: the page
 // compiles the runtime the worker kept at the first load and hands it over, as index.html does.
-async function scoreInPage([texts, fromPage]) {
+// `awaitVersion`: then the first tweet again until the model answering is that version (10 s).
+async function scoreInPage([texts, fromPage, awaitVersion]) {
   const worker = new Worker("/ondevice/worker.js", { type: "module" });
   const pending = new Map();
   let loaded;
+  let keptAll;
   const ready = new Promise((resolve, reject) => { loaded = { resolve, reject }; });
+  const kept = new Promise((resolve) => { keptAll = resolve; });
   worker.onmessage = ({ data }) => {
     if (data.type === "ready") loaded.resolve(data);
+    else if (data.type === "kept") keptAll();
     else if (data.type === "failed") loaded.reject(new Error(data.error));
     else if (data.type === "prediction") pending.get(data.id)(data);
   };
@@ -57,9 +63,19 @@ async function scoreInPage([texts, fromPage]) {
     pending.set(-1, resolve);
     worker.postMessage({ type: "predict", id: -1, text: "a".repeat(1001) });
   });
+  let laterVersion = null;
+  for (let id = -2; awaitVersion && laterVersion !== awaitVersion && id > -102; id -= 1) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const answer = await new Promise((resolve) => {
+      pending.set(id, resolve);
+      worker.postMessage({ type: "predict", id, text: texts[0] });
+    });
+    laterVersion = answer.prediction?.model.version ?? answer.error;
+  }
+  await kept; // the next load finds what this one kept
   worker.terminate();
   const { cached, restored, compiled_in: compiledIn, memory_bytes: memoryBytes } = load;
-  return { loadMs, cached, restored, compiledIn, memoryBytes, results, tooLong: tooLong.error ?? null };
+  return { loadMs, cached, restored, compiledIn, memoryBytes, results, tooLong: tooLong.error ?? null, laterVersion };
 }
 
 // The built model kept by the worker (after its "ready" answer): its file's name and size; with
@@ -94,6 +110,16 @@ await run(async (browser, failures) => {
   await page.evaluate(keptInstance, true);
   await page.reload();
   const cut = await page.evaluate(scoreInPage, [tweets.slice(0, 1), true]);
+  // A redeployment: the same files, model.json under another version.
+  const version = `${cut.results[0].model.version}+redeployed`;
+  await page.route("**/ondevice/model/lstm/model.json", async (route) => {
+    const card = await (await route.fetch()).json();
+    await route.fulfill({ json: { ...card, version } });
+  });
+  await page.reload();
+  const redeployed = await page.evaluate(scoreInPage, [tweets.slice(0, 1), true, version]);
+  await page.reload();
+  const afterRedeploy = await page.evaluate(scoreInPage, [tweets.slice(0, 1), true]);
   const errors = [cold, warm].flatMap((load) => load.results.filter((r) => r.error));
   if (errors.length) failures.push(`${errors.length} tweets not scored: ${errors[0].error}`);
   console.log(JSON.stringify({
@@ -110,5 +136,12 @@ await run(async (browser, failures) => {
     kept_instance: instance,
     memory_bytes: cold.memoryBytes,
     too_long: { cold: cold.tooLong, warm: warm.tooLong },
+    redeployed: {
+      version,
+      restored: redeployed.restored,
+      first: redeployed.results[0].model.version,
+      later: redeployed.laterVersion,
+      next_load: { restored: afterRedeploy.restored, version: afterRedeploy.results[0].model.version },
+    },
   }));
 });

@@ -12,12 +12,15 @@
 //   "runtime", error}; otherwise the worker compiles it. (Chromium keeps a module's optimised code
 //   for the next visit only when a page compiled it: a later visit's first prediction then runs
 //   optimised code, ~3 ms instead of ~35.)
+//   Then, once what the load downloaded or built is kept and the network's model.json was seen:
+//   {type: "kept"}.
 // - {type: "predict", id, text} -> {type: "prediction", id, prediction} | {type: "prediction", id, error}.
 //
 // What is kept for the next visit and offline use (Cache Storage, but for the built model):
-// - model.json, asked of the network first (a redeployed model is seen at once); model.onnx and
-//   tokenizer.json under their sha256, so a cached file is never stale. The core checks both
-//   against model.json's hashes (computed here with WebCrypto) before anything is cached.
+// - model.json: the kept one is loaded at once and the network's asked for once the model answers
+//   (a redeployed model is loaded then, and replaces it); model.onnx and tokenizer.json under their
+//   sha256, so a cached file is never stale. The core checks both against model.json's hashes
+//   (computed here with WebCrypto) before anything is cached.
 // - the runtime's wasm, under the sha256 the build writes into this file (scripts/lib.sh,
 //   build_on_device), once it compiled and matched it.
 // - the built model: a copy of the runtime's memory taken as soon as `load` and one prediction of
@@ -32,7 +35,7 @@
 //
 // The build (scripts/lib.sh, build_on_device) puts the wasm-bindgen glue in front of this file
 // and replaces this import: one file for the page to start the worker with.
-import init, { load as build, predict } from "./pkg/moodwing_edge_browser.js";
+import init, { initSync, load as build, predict } from "./pkg/moodwing_edge_browser.js";
 
 const CACHE = "moodwing-on-device-v1";
 const BUNDLE = new URL("./model/lstm/", import.meta.url);
@@ -43,6 +46,8 @@ RUNTIME.searchParams.set("sha256", "@RUNTIME_SHA256@");
 const INSTANCE_PREFIX = "moodwing-on-device-instance-";
 const INSTANCE_FILE = `${INSTANCE_PREFIX}${RUNTIME.searchParams.get("sha256")}`;
 const CHUNK = 4096; // the kept copy leaves out the all-zero chunks of this size
+const CARD = new URL("model.json", BUNDLE);
+const NAMES = ["model.onnx", "tokenizer.json"];
 let ready = null;
 // The runtime the page sends when it said it would ({type: "load", from: "page"}).
 let fromPage = null;
@@ -54,22 +59,10 @@ function storage(fresh) {
   return { opened, match: async (url) => (fresh ? undefined : (await opened).match(url)) };
 }
 
-async function networkFirst(store, url) {
-  try {
-    const response = await fetch(url, { cache: "no-store" });
-    if (response.ok) return { url, response, cached: false };
-  } catch {
-    // offline: the copy kept at the last visit, below
-  }
-  const response = await store.match(url);
-  if (!response) throw new Error(`${url.pathname}: unreachable and not cached`);
-  return { url, response, cached: true };
-}
-
-async function cacheFirst(store, url) {
+async function cacheFirst(store, url, init = {}) {
   const kept = await store.match(url);
   if (kept) return { url, response: kept, cached: true };
-  const response = await fetch(url);
+  const response = await fetch(url, init);
   if (!response.ok) throw new Error(`${url.pathname}: HTTP ${response.status}`);
   return { url, response, cached: false };
 }
@@ -88,7 +81,7 @@ async function runtime(store) {
   const sent = await fromPage?.promise;
   if (sent?.module) {
     const file = { cached: !sent.bytes, bytes: async () => new Uint8Array(sent.bytes) };
-    return { wasm: await init({ module_or_path: sent.module }), file, compiledIn: "page" };
+    return { wasm: initSync({ module: sent.module }), file, compiledIn: "page" };
   }
   if (sent) console.warn(`the page did not compile the runtime (${sent.error}); compiling it here`);
   const found = await cacheFirst(store, RUNTIME);
@@ -239,24 +232,39 @@ async function prune(cache, current) {
   }
 }
 
+// The model of `cardBytes` built from the bundle's `files` in this instance (replacing any model
+// it held), and one prediction of its own: the copy of the memory to keep.
+function buildModel(wasm, { cardBytes, cardSha, files, initialLength }) {
+  const digests = JSON.stringify(Object.fromEntries(files.map((file) => [file.name, file.sha256])));
+  build(cardBytes, files[0].bytes, files[1].bytes, digests);
+  // A first prediction before the copy: the normalisation's regexes are compiled on first use,
+  // and a restored instance then has them too (~50 ms of every first prediction otherwise).
+  predict("warming up");
+  return instanceOf(wasm, initialLength, cardSha);
+}
+
+// model.json and what it says (its sha256, the sha256 of the bundle's files).
+async function cardOf(file) {
+  const cardBytes = await bytes(file);
+  return { card: file, cardBytes, cardSha: await sha256(cardBytes), hashes: JSON.parse(new TextDecoder().decode(cardBytes)).sha256 };
+}
+
 // The runtime compiles while model.json, then the kept instance or the bundle, are read; the
-// phases are reported for the benchmark.
+// phases are reported for the benchmark. model.json is the one kept at the last visit when there
+// is one (no round trip to the network before the first prediction); the network's is asked for
+// once the model answers, and a redeployed one is then loaded (`revalidate`).
 async function loadModel(fresh = false) {
   const started = performance.now();
   const since = () => Math.round(performance.now() - started);
   const store = storage(fresh);
   const compiled = runtime(store).then((loaded) => ({ ...loaded, ms: since() }));
-  // The kept model is read while the network is asked for model.json (a round trip on a real
-  // network): it is used only if it was built from the same model.json.
   const lastKept = (fresh ? Promise.resolve(null) : readInstance()).catch(() => null);
-  const card = await networkFirst(store, new URL("model.json", BUNDLE));
-  const cardBytes = await bytes(card);
-  const cardSha = await sha256(cardBytes);
-  const hashes = JSON.parse(new TextDecoder().decode(cardBytes)).sha256;
+  const current = await cardOf(await cacheFirst(store, CARD, { cache: "no-store" }));
   let kept = await lastKept;
-  if (kept?.modelJson !== cardSha) kept = null;
-  const names = ["model.onnx", "tokenizer.json"];
-  let files = kept ? names.map((name) => ({ url: fileUrl(name, hashes), name, cached: true })) : await bundle(store, names, hashes);
+  if (kept?.modelJson !== current.cardSha) kept = null;
+  let files = kept
+    ? NAMES.map((name) => ({ url: fileUrl(name, current.hashes), name, cached: true }))
+    : await bundle(store, NAMES, current.hashes);
   const filesMs = since();
   const { wasm, file: runtimeFile, ms: wasmMs, compiledIn } = await compiled;
   const initialLength = wasm.memory.buffer.byteLength;
@@ -266,24 +274,38 @@ async function loadModel(fresh = false) {
   if (kept && restore(wasm, kept)) {
     phases = { wasm_ms: wasmMs, files_ms: filesMs, restore_ms: Math.round(performance.now() - building) };
   } else {
-    if (kept) files = await bundle(store, names, hashes);
-    const digests = JSON.stringify(Object.fromEntries(files.map((file) => [file.name, file.sha256])));
-    build(cardBytes, files[0].bytes, files[1].bytes, digests);
-    // A first prediction before the copy: the normalisation's regexes are compiled on first use,
-    // and a restored instance then has them too (~50 ms of every first prediction otherwise).
-    predict("warming up");
-    built = instanceOf(wasm, initialLength, cardSha);
+    if (kept) files = await bundle(store, NAMES, current.hashes);
+    built = buildModel(wasm, { ...current, files, initialLength });
     phases = { wasm_ms: wasmMs, files_ms: filesMs, build_ms: Math.round(performance.now() - building) };
   }
   // After the "ready" answer (a task later): one prediction on a restored instance, so that the
   // person's first one does not pay for the code's first run (V8 compiles a function at its first
   // call: ~30 ms, ~3 with the code kept from the last visit), then the cache (writing up to 20 MB
-  // would only delay "ready").
+  // would only delay "ready"), then the network's model.json.
   if (!built) setTimeout(() => predict("warming up"));
-  setTimeout(() => keep(store, { runtimeFile, card, files, built })
-    .catch((error) => console.warn(`not kept for offline use: ${error}`)));
+  setTimeout(async () => {
+    await keep(store, { runtimeFile, card: current.card, files, built })
+      .catch((error) => console.warn(`not kept for offline use: ${error}`));
+    if (current.card.cached) {
+      await revalidate(store, wasm, current.cardSha, initialLength).catch((error) => console.warn(`model.json: ${error}`));
+    }
+    self.postMessage({ type: "kept" });
+  });
   const cached = files.every((file) => file.cached);
   return { wasm, phases, ms: performance.now() - started, cached, restored: !built, compiled_in: compiledIn };
+}
+
+// The network's model.json, if it differs from the one the model was loaded from: its bundle is
+// loaded, built in this instance (the predictions until then come from the model loaded first,
+// and say which version they are) and kept. Offline, nothing changes.
+async function revalidate(store, wasm, loadedSha, initialLength) {
+  const response = await fetch(CARD, { cache: "no-store" }).catch(() => null);
+  if (!response?.ok) return; // offline, or the site is down: the model loaded stays
+  const redeployed = await cardOf({ url: CARD, response, cached: false });
+  if (redeployed.cardSha === loadedSha) return;
+  const files = await bundle(store, NAMES, redeployed.hashes);
+  const built = buildModel(wasm, { ...redeployed, files, initialLength });
+  await keep(store, { runtimeFile: { cached: true }, card: redeployed.card, files, built });
 }
 
 self.onmessage = async ({ data }) => {
