@@ -45,7 +45,7 @@ function percentiles(values) {
 async function perTweet([texts, edge]) {
   const worker = new Worker("/ondevice/worker.js", { type: "module" });
   const replies = [];
-  worker.onmessage = ({ data }) => replies.shift()?.(data);
+  worker.onmessage = ({ data }) => data.type !== "kept" && replies.shift()?.(data);
   const ask = (message) => new Promise((resolve) => { replies.push(resolve); worker.postMessage(message); });
   const { phases } = await ask({ type: "load" });
   const device = [];

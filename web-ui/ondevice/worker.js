@@ -6,14 +6,14 @@
 // - {type: "load", fresh, from} -> {type: "ready", ms, cached (the bundle came from the cache),
 //   restored (the built model was restored, not built), compiled_in ("page" or "worker"), phases
 //   (wasm_ms: runtime compiled, files_ms: bundle or kept model read, build_ms or restore_ms),
-//   memory_bytes} | {type: "failed", error}. `fresh`: a first visit, nothing is looked up in the
-//   cache. `from: "page"`: the page (index.html) compiles the runtime while this worker starts and
-//   sends it, {type: "runtime", module, bytes (when fetched, to be checked and kept)} or {type:
-//   "runtime", error}; otherwise the worker compiles it. (Chromium keeps a module's optimised code
-//   for the next visit only when a page compiled it: a later visit's first prediction then runs
-//   optimised code, ~3 ms instead of ~35.)
-//   Then, once what the load downloaded or built is kept and the network's model.json was seen:
-//   {type: "kept"}.
+//   memory_bytes} | {type: "failed", error}; then, once what the load downloaded or built is kept
+//   and the network's model.json was seen, {type: "kept"}.
+//   `fresh`: a first visit, nothing is looked up in the cache. `from: "page"`: the page compiles
+//   the runtime while this worker starts and sends it, {type: "runtime", module, bytes (when
+//   fetched, to be checked and kept)} or {type: "runtime", error}; otherwise the worker compiles
+//   it. (Chromium keeps a module's optimised code for the next visit only when a page compiled it:
+//   a later visit's first prediction then runs optimised code, ~3 ms instead of ~35.) A worker the
+//   page names "from=page" (and "&fresh") starts that load as soon as it runs (index.html).
 // - {type: "predict", id, text} -> {type: "prediction", id, prediction} | {type: "prediction", id, error}.
 //
 // What is kept for the next visit and offline use (Cache Storage, but for the built model):
@@ -308,14 +308,21 @@ async function revalidate(store, wasm, loadedSha, initialLength) {
   await keep(store, { runtimeFile: { cached: true }, card: redeployed.card, files, built });
 }
 
+// Started by the page (index.html) with its options in its name: the load starts now, not when
+// the page's thread, busy with the app's start, gets to pass a message on.
+function loadFromPage(fresh) {
+  let resolve;
+  fromPage = { promise: new Promise((r) => (resolve = r)), resolve };
+  ready = loadModel(fresh);
+}
+const startedBy = new URLSearchParams(self.name);
+if (startedBy.get("from") === "page") loadFromPage(startedBy.has("fresh"));
+
 self.onmessage = async ({ data }) => {
   if (data.type === "runtime") {
     fromPage?.resolve(data);
   } else if (data.type === "load") {
-    if (data.from === "page" && !ready) {
-      let resolve;
-      fromPage = { promise: new Promise((r) => (resolve = r)), resolve };
-    }
+    if (data.from === "page" && !ready) loadFromPage(data.fresh === true);
     ready ??= loadModel(data.fresh === true);
     try {
       const { wasm, ...loaded } = await ready;
