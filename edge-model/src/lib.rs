@@ -5,12 +5,14 @@
 //! - [`classifier`]: tokenizer + tract-onnx, one tweet at its real token length
 //! - `dequantize`: the bundle's int8 weights to fp32 once at load; embedding tables stay int8
 //! - [`error`]: what can go wrong, as one enum
+//! - [`snapshot_alloc`]: the allocator of runtimes whose built model is copied out of their memory
 
 pub mod bundle;
 pub mod classifier;
 mod dequantize;
 pub mod error;
 pub mod normalize;
+pub mod snapshot_alloc;
 
 pub use bundle::{Bundle, ModelCard};
 pub use classifier::{BATCH, Classifier, MAX_TEXT_CHARS, Prediction, check_text};

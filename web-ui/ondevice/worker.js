@@ -132,7 +132,7 @@ const FORMAT = 1;
 // memory). The stack pointer, its only other mutable state, is back at its start between calls.
 // The memory the runtime started with is kept whole (its statics may have changed either way);
 // of the rest, only the chunks that are not all zero (what building freed is zeroed,
-// edge-model/browser/src/zeroing.rs: about a third of a 12.5 MB memory), as runs.
+// edge-model/src/snapshot_alloc.rs: about a third of a 12.5 MB memory), as runs.
 function instanceOf(wasm, initialLength, modelJson) {
   const memory = new Uint8Array(wasm.memory.buffer);
   const words = new Uint32Array(wasm.memory.buffer);

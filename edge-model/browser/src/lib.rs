@@ -16,13 +16,12 @@ use moodwing_edge_model::{Bundle, Classifier, EdgeError};
 use moodwing_protocol::{ModelId, Prediction, widen_score};
 use wasm_bindgen::prelude::*;
 
-// The browser's runtime only: what links this crate natively keeps its own allocator.
-#[cfg(target_arch = "wasm32")]
-mod zeroing;
-
+// The browser's runtime only: what links this crate natively keeps its own allocator. What
+// building frees is zeroed, and left out of the copy the worker keeps.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
-static ALLOCATOR: zeroing::ZeroingAllocator = zeroing::ZeroingAllocator::new();
+static ALLOCATOR: moodwing_edge_model::snapshot_alloc::ZeroFreedWhileBuilding =
+    moodwing_edge_model::snapshot_alloc::ZeroFreedWhileBuilding::new();
 
 thread_local! {
     // wasm32-unknown-unknown has one thread: this is a static in linear memory.
@@ -80,7 +79,7 @@ pub fn predict(text: &str) -> Result<String, JsError> {
 /// Run `build` with what it frees zeroed (in the browser's runtime).
 fn zeroing_frees<T>(build: impl FnOnce() -> T) -> T {
     #[cfg(target_arch = "wasm32")]
-    return ALLOCATOR.zeroing_frees(build);
+    return ALLOCATOR.while_building(build);
     #[cfg(not(target_arch = "wasm32"))]
     build()
 }
