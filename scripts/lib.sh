@@ -83,7 +83,7 @@ build_on_device() { # build_on_device SITE: the edge core for the browser (wasm-
   local site="$1" out="$1/ondevice" wasm="$ROOT/target/wasm32-unknown-unknown/release-browser/moodwing_edge_browser.wasm"
   cargo build --profile release-browser --locked --target wasm32-unknown-unknown -p moodwing-edge-browser
   rm -rf "$out" && mkdir -p "$out/model/lstm"
-  "$TOOLS/bin/wasm-bindgen" --target web --out-dir "$out/pkg" "$wasm"
+  "$TOOLS/bin/wasm-bindgen" --target web --no-typescript --out-dir "$out/pkg" "$wasm"
   # One file for the worker: the glue, then worker.js, whose import of the glue becomes names.
   local import='import init, { initSync, load as build, predict } from "./pkg/moodwing_edge_browser.js";'
   grep -qxF "$import" "$ROOT/web-ui/ondevice/worker.js" || { echo "worker.js: no '$import'" >&2; return 1; }
@@ -95,7 +95,7 @@ build_on_device() { # build_on_device SITE: the edge core for the browser (wasm-
     sed -e "s/@RUNTIME_SHA256@/$runtime_sha256/" \
       -e "s|^${import//|/\\|}\$|const init = __wbg_init, build = load;|" "$ROOT/web-ui/ondevice/worker.js"
   } > "$out/worker.js"
-  rm "$out"/pkg/*.js "$out"/pkg/*.ts
+  rm "$out/pkg/moodwing_edge_browser.js"
   worker_sha256="$(sha256sum "$out/worker.js" | cut -d' ' -f1)"
   sed -i -e "s/@RUNTIME_SHA256@/$runtime_sha256/g" -e "s/@WORKER_SHA256@/$worker_sha256/g" "$site/index.html"
   for file in "$out/worker.js" "$site/index.html"; do

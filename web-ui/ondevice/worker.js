@@ -69,10 +69,11 @@ async function cacheFirst(store, url, init = {}) {
 
 const bytes = async ({ response }) => new Uint8Array(await response.clone().arrayBuffer());
 
+const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+
 // WebCrypto, native code: the same hash in the core's WebAssembly took ~60 ms of a load.
 async function sha256(data) {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", data)));
 }
 
 // The runtime: compiled by the page, or here as it streams in. `file.bytes()`: its bytes, when
@@ -115,8 +116,7 @@ async function readInstance() {
   try {
     const copy = new ArrayBuffer(file.getSize());
     file.read(new Uint8Array(copy), { at: 0 });
-    const digest = new Uint8Array(copy, 4 * HEADER.modelJson, 32);
-    return { copy, modelJson: Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("") };
+    return { copy, modelJson: hex(new Uint8Array(copy, 4 * HEADER.modelJson, 32)) };
   } finally {
     file.close();
   }
@@ -148,7 +148,7 @@ function instanceOf(wasm, initialLength, modelJson) {
   }
   const header = new Uint32Array(HEADER.words + 2 * runs.length);
   header.set([FORMAT, wasm.__wbindgen_externrefs.length, memory.byteLength, runs.length]);
-  new Uint8Array(header.buffer, 4 * HEADER.modelJson, 32).set(modelJson.match(/../g).map((hex) => parseInt(hex, 16)));
+  new Uint8Array(header.buffer, 4 * HEADER.modelJson, 32).set(modelJson.match(/../g).map((pair) => parseInt(pair, 16)));
   header.set(runs.flat(), HEADER.words);
   const copy = new Uint8Array(runs.reduce((size, [, length]) => size + length, header.byteLength));
   copy.set(new Uint8Array(header.buffer));
