@@ -11,6 +11,7 @@ use crate::bundle::{Bundle, ModelCard};
 use crate::dequantize::{fold_constant_nodes, gather_before_dequantize};
 use crate::error::EdgeError;
 use crate::normalize::normalize;
+use crate::tokenizer_file::read_tokenizer;
 
 /// Longest text accepted, in characters; tweets are at most 280.
 pub const MAX_TEXT_CHARS: usize = 1000;
@@ -79,8 +80,7 @@ impl Classifier {
         // tokenizer's tables would only add to it.
         let plan = optimized_plan(onnx, rows)
             .map_err(|e| EdgeError::bundle("model.onnx", format!("{e:#}")))?;
-        let tokenizer =
-            Tokenizer::from_bytes(tokenizer).map_err(|e| EdgeError::bundle("tokenizer.json", e))?;
+        let tokenizer = read_tokenizer(&tokenizer)?;
         let unknown_id = tokenizer
             .token_to_id("[UNK]")
             .ok_or_else(|| EdgeError::bundle("tokenizer.json", "no [UNK] token"))?;
