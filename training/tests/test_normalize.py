@@ -11,6 +11,7 @@ from moodwing_training.normalize import normalize
         ("see https://t.co/AbC123 and http://x.io/a?b=1 now", "see http and http now"),
         ("www.example.com/page is down", "http is down"),
         ("HTTPS://T.CO/X", "http"),
+        ("HTTP\u017f://T.CO/X and @a1@b", "http and @user@user"),  # the long s folds to s
         ("delays &amp; lost bags &lt;3 &quot;great&quot; &#39;ok&#39;", "delays & lost bags <3 \"great\" 'ok'"),
         ("&amp;amp; once", "&amp; once"),
         ("soooooo goooood!!!!!", "soo good!!"),

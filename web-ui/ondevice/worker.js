@@ -237,8 +237,9 @@ async function prune(cache, current) {
 function buildModel(wasm, { cardBytes, cardSha, files, initialLength }) {
   const digests = JSON.stringify(Object.fromEntries(files.map((file) => [file.name, file.sha256])));
   build(cardBytes, files[0].bytes, files[1].bytes, digests);
-  // A first prediction before the copy: the normalisation's regexes are compiled on first use,
-  // and a restored instance then has them too (~50 ms of every first prediction otherwise).
+  // A first prediction before the copy and before "ready": what the core builds on first use is in
+  // the copy too, and V8 compiles the prediction's code at its first call (~30 ms), not during the
+  // person's first prediction.
   predict("warming up");
   return instanceOf(wasm, initialLength, cardSha);
 }

@@ -28,7 +28,7 @@ impl Guest for Preinit {
                 panic!("pre-initialization could not build the model: {reason:?}");
             }
             // One prediction through the API, so what is built lazily on first use (the parsed
-            // model card, the normalisation regexes, first-run state) is in the snapshot too, not
+            // model card, first-run state) is in the snapshot too, not
             // redone by every fresh instance.
             let warm_up = super::ApiRequest {
                 method: "POST",
