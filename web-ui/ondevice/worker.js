@@ -51,6 +51,9 @@ const NAMES = ["model.onnx", "tokenizer.json"];
 let ready = null;
 // The runtime the page sends when it said it would ({type: "load", from: "page"}).
 let fromPage = null;
+// Resolved once a prediction the page asked for was answered.
+const firstAnswer = {};
+firstAnswer.promise = new Promise((resolve) => (firstAnswer.resolve = resolve));
 
 // Cache Storage, opened once; `match` finds nothing on a first visit (the page says so: no
 // service worker controls it yet), where the first opening in a new profile takes 35-100 ms.
@@ -281,10 +284,13 @@ async function loadModel(fresh = false) {
   }
   // After the "ready" answer (a task later): one prediction on a restored instance, so that the
   // person's first one does not pay for the code's first run (V8 compiles a function at its first
-  // call: ~30 ms, ~3 with the code kept from the last visit), then the cache (writing up to 20 MB
-  // would only delay "ready"), then the network's model.json.
+  // call: ~30 ms, ~3 with the code kept from the last visit). Then, once the person's first
+  // prediction is answered (or after a quiet second), the cache and the network's model.json:
+  // keeping hashes the runtime and writes up to 20 MB, ~100 ms of this thread on a first visit,
+  // which a prediction asked meanwhile would wait for.
   if (!built) setTimeout(() => predict("warming up"));
   setTimeout(async () => {
+    await Promise.race([firstAnswer.promise, new Promise((resolve) => setTimeout(resolve, 1000))]);
     await keep(store, { runtimeFile, card: current.card, files, built })
       .catch((error) => console.warn(`not kept for offline use: ${error}`));
     if (current.card.cached) {
@@ -342,5 +348,6 @@ self.onmessage = async ({ data }) => {
     } catch (error) {
       self.postMessage({ type: "prediction", id: data.id, error: String(error.message ?? error) });
     }
+    firstAnswer.resolve();
   }
 };
