@@ -106,9 +106,9 @@ fn url_prefix_len(text: &str) -> Option<usize> {
 /// simple case folding, where the long s `ſ` is an `s` too (no other character folds to one of
 /// `https:/w.`, whose capitals are ASCII).
 fn strip_prefix_ignoring_case<'a>(text: &'a str, pattern: &str) -> Option<&'a str> {
-    let mut chars = text.char_indices();
+    let mut chars = text.chars();
     for expected in pattern.chars() {
-        let (_, c) = chars.next()?;
+        let c = chars.next()?;
         let same = c.to_ascii_lowercase() == expected || (expected == 's' && c == 'ſ');
         if !same {
             return None;
