@@ -9,33 +9,11 @@
 //
 // Prints one JSON line; bench/ondevice_bench.sh adds native onnxruntime and the download sizes.
 import { readFileSync } from "node:fs";
-import { chromium } from "playwright-core";
-import { ARGS, EXECUTABLE } from "../web-ui/e2e/chromium.mjs";
+import { SETTLED_MS, firstPrediction as timeFirstPrediction, launch, untilKept } from "./first_prediction.mjs";
 
 const [site, edgeApi, tweetsFile] = process.argv.slice(2);
 const tweets = readFileSync(tweetsFile, "utf8").trim().split("\n").map((line) => JSON.parse(line));
-const launch = () => chromium.launchPersistentContext("", { executablePath: EXECUTABLE, args: ARGS });
-
-// From navigation start to the first on-device answer on screen, as soon as the page offers it:
-// the page is watched from inside (Playwright's own waits poll, up to every 500 ms).
-async function firstPrediction(page) {
-  await page.goto(site);
-  return page.evaluate(async (tweet) => {
-    const until = (check) => new Promise((resolve) => {
-      const observer = new MutationObserver(() => check() && (observer.disconnect(), resolve()));
-      observer.observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
-      if (check()) (observer.disconnect(), resolve());
-    });
-    await until(() => document.querySelector("#mode-device")?.checked);
-    const box = document.querySelector("#tweet");
-    box.value = tweet;
-    box.dispatchEvent(new Event("input", { bubbles: true }));
-    await new Promise((resolve) => setTimeout(resolve));
-    document.querySelector("#predict").click();
-    await until(() => document.querySelector("#where")?.textContent.includes("on this device"));
-    return performance.now();
-  }, tweets[0]);
-}
+const firstPrediction = (page) => timeFirstPrediction(page, site, tweets[0]);
 
 function percentiles(values) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -70,44 +48,30 @@ async function perTweet([texts, edge]) {
   return { device, service, memory_bytes, phases };
 }
 
-// A browser that has finished its own start-up (its processes and profile set up, measured: the
-// figure is the same after 2 s as after 5).
-const SETTLED_MS = 2000;
 const cold = [];
 const coldAtLaunch = [];
 for (let run = 0; run < 3; run += 1) {
-  const context = await launch();
+  const { context, page } = await launch();
   try {
-    coldAtLaunch.push(await firstPrediction(context.pages()[0] ?? (await context.newPage())));
+    coldAtLaunch.push(await firstPrediction(page));
   } finally {
     await context.close();
   }
 }
 for (let run = 0; run < 2; run += 1) {
-  const context = await launch();
+  const { context, page } = await launch();
   try {
-    const page = context.pages()[0] ?? (await context.newPage());
     await page.waitForTimeout(SETTLED_MS);
     cold.push(await firstPrediction(page));
   } finally {
     await context.close();
   }
 }
-const context = await launch();
+const { context, page } = await launch();
 try {
-  const page = context.pages()[0] ?? (await context.newPage());
   await page.waitForTimeout(SETTLED_MS);
   cold.push(await firstPrediction(page));
-  // Warm means what a later visit finds: the runtime, the bundle and the built model kept (written
-  // after "ready").
-  await page.waitForFunction(async () => {
-    for await (const name of (await navigator.storage.getDirectory()).keys()) {
-      if (name.startsWith("moodwing-on-device-instance-")) return true;
-    }
-    return false;
-  }, null, { polling: 100 });
-  // A later visit is not the next instant: the browser has finished writing what was kept.
-  await page.waitForTimeout(2000);
+  await untilKept(page);
   const warm = [];
   for (let run = 0; run < 5; run += 1) warm.push(await firstPrediction(page));
   const measured = await page.evaluate(perTweet, [tweets, edgeApi]);
