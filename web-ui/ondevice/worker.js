@@ -51,9 +51,14 @@ const NAMES = ["model.onnx", "tokenizer.json"];
 let ready = null;
 // The runtime the page sends when it said it would ({type: "load", from: "page"}).
 let fromPage = null;
+// A promise and the function that resolves it.
+function deferred() {
+  let resolve;
+  const promise = new Promise((r) => (resolve = r));
+  return { promise, resolve };
+}
 // Resolved once a prediction the page asked for was answered.
-const firstAnswer = {};
-firstAnswer.promise = new Promise((resolve) => (firstAnswer.resolve = resolve));
+const firstAnswer = deferred();
 
 // Cache Storage, opened once; `match` finds nothing on a first visit (the page says so: no
 // service worker controls it yet), where the first opening in a new profile takes 35-100 ms.
@@ -318,8 +323,7 @@ async function revalidate(store, wasm, loadedSha, initialLength) {
 // Started by the page (index.html) with its options in its name: the load starts now, not when
 // the page's thread, busy with the app's start, gets to pass a message on.
 function loadFromPage(fresh) {
-  let resolve;
-  fromPage = { promise: new Promise((r) => (resolve = r)), resolve };
+  fromPage = deferred();
   ready = loadModel(fresh);
 }
 const startedBy = new URLSearchParams(self.name);
