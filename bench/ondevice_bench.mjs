@@ -9,7 +9,7 @@
 //
 // Prints one JSON line; bench/ondevice_bench.sh adds native onnxruntime and the download sizes.
 import { readFileSync } from "node:fs";
-import { SETTLED_MS, firstPrediction as timeFirstPrediction, launch, untilKept } from "./first_prediction.mjs";
+import { firstPrediction as timeFirstPrediction, inFreshBrowser, untilKept } from "./first_prediction.mjs";
 
 const [site, edgeApi, tweetsFile] = process.argv.slice(2);
 const tweets = readFileSync(tweetsFile, "utf8").trim().split("\n").map((line) => JSON.parse(line));
@@ -48,28 +48,12 @@ async function perTweet([texts, edge]) {
   return { device, service, memory_bytes, phases };
 }
 
-const cold = [];
 const coldAtLaunch = [];
-for (let run = 0; run < 3; run += 1) {
-  const { context, page } = await launch();
-  try {
-    coldAtLaunch.push(await firstPrediction(page));
-  } finally {
-    await context.close();
-  }
-}
-for (let run = 0; run < 2; run += 1) {
-  const { context, page } = await launch();
-  try {
-    await page.waitForTimeout(SETTLED_MS);
-    cold.push(await firstPrediction(page));
-  } finally {
-    await context.close();
-  }
-}
-const { context, page } = await launch();
-try {
-  await page.waitForTimeout(SETTLED_MS);
+for (let run = 0; run < 3; run += 1) coldAtLaunch.push(await inFreshBrowser(firstPrediction, { settled: false }));
+const cold = [];
+for (let run = 0; run < 2; run += 1) cold.push(await inFreshBrowser(firstPrediction, { settled: true }));
+// The third cold visit, whose profile the warm visits then find.
+await inFreshBrowser(async (page) => {
   cold.push(await firstPrediction(page));
   await untilKept(page);
   const warm = [];
@@ -83,6 +67,4 @@ try {
     wasm_memory_mb: measured.memory_bytes / 1e6,
     tweets: tweets.length,
   }));
-} finally {
-  await context.close();
-}
+}, { settled: true });

@@ -26,10 +26,7 @@ cp -r web-ui/dist "$work/site"
 printf '{"predict_api": "http://127.0.0.1:%s/api", "feedback_api": "http://127.0.0.1:9/api"}\n' "$edge_port" \
   > "$work/site/config.json"
 python3 scripts/serve_spa.py "$work/site" "$site_port" & pids+=($!)
-for _ in $(seq 300); do
-  curl -sf -o /dev/null "http://127.0.0.1:$edge_port/api/health" && curl -sf -o /dev/null "http://127.0.0.1:$site_port/" && break
-  sleep 0.1
-done
+wait_for_urls "http://127.0.0.1:$edge_port/api/health" "http://127.0.0.1:$site_port/"
 
 node bench/ondevice_bench.mjs "http://127.0.0.1:$site_port" "http://127.0.0.1:$edge_port/api" "$work/tweets.jsonl" \
   > "$work/browser.json"

@@ -4,7 +4,7 @@
 // a change is judged by the ratio of its site to the reference's within one run.
 //
 //   node bench/ondevice_turns.mjs <profiles> <reference site url> <changed site url>
-import { SETTLED_MS, firstPrediction, launch, median, untilKept } from "./first_prediction.mjs";
+import { firstPrediction, inFreshBrowser, median, untilKept } from "./first_prediction.mjs";
 
 const [profiles, ...sites] = process.argv.slice(2);
 const TWEET = "@AirParadis the crew was lovely but my bag is still in Paris";
@@ -12,21 +12,13 @@ const figures = sites.map(() => ({ cold: [], cold_at_launch: [], warm: [] }));
 for (let round = 0; round < Number(profiles); round += 1) {
   for (const [index, site] of sites.entries()) {
     const runs = figures[index];
-    let { context, page } = await launch();
-    try {
-      runs.cold_at_launch.push(await firstPrediction(page, site, TWEET));
-    } finally {
-      await context.close();
-    }
-    ({ context, page } = await launch());
-    try {
-      await page.waitForTimeout(SETTLED_MS);
-      runs.cold.push(await firstPrediction(page, site, TWEET));
+    const visit = (page) => firstPrediction(page, site, TWEET);
+    runs.cold_at_launch.push(await inFreshBrowser(visit, { settled: false }));
+    await inFreshBrowser(async (page) => {
+      runs.cold.push(await visit(page));
       await untilKept(page);
-      for (let visit = 0; visit < 5; visit += 1) runs.warm.push(await firstPrediction(page, site, TWEET));
-    } finally {
-      await context.close();
-    }
+      for (let later = 0; later < 5; later += 1) runs.warm.push(await visit(page));
+    }, { settled: true });
   }
 }
 const [reference, changed] = figures;

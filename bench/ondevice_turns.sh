@@ -20,13 +20,11 @@ stage "build web-ui ($reference)" bash -c "cd '$work/reference' && source script
 cp -r "$work/reference/web-ui/dist" "$work/reference-site"
 stage "build web-ui (this tree)" build_web_ui
 cp -r web-ui/dist "$work/changed-site"
-ports=()
+urls=()
 for site in reference-site changed-site; do
   port="$(free_port)"
   python3 scripts/serve_spa.py "$work/$site" "$port" & pids+=($!)
-  ports+=("$port")
+  urls+=("http://127.0.0.1:$port")
 done
-for port in "${ports[@]}"; do
-  for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
-done
-node bench/ondevice_turns.mjs "$profiles" "http://127.0.0.1:${ports[0]}" "http://127.0.0.1:${ports[1]}"
+wait_for_urls "${urls[@]/%//}"
+node bench/ondevice_turns.mjs "$profiles" "${urls[@]}"

@@ -117,6 +117,15 @@ apt_install() { # apt_install PACKAGE...: from Debian's archive, with sudo when 
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "$@"
 }
 
+wait_for_urls() { # wait_for_urls URL...: until each answers 2xx (30 s at most, then fail)
+  local url
+  for url in "$@"; do
+    for _ in $(seq 300); do curl -sf -o /dev/null "$url" && continue 2; sleep 0.1; done
+    echo "$url did not answer within 30 s" >&2
+    return 1
+  done
+}
+
 free_port() { # a TCP port free on loopback now
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
