@@ -87,6 +87,12 @@ build_on_device() { # build_on_device SITE: the edge core for the browser (wasm-
   # One file for the worker: the glue, then worker.js, whose import of the glue becomes names.
   local import='import init, { initSync, load as build, predict } from "./pkg/moodwing_edge_browser.js";'
   grep -qxF "$import" "$ROOT/web-ui/ondevice/worker.js" || { echo "worker.js: no '$import'" >&2; return 1; }
+  # worker.js starts a fresh instance with the glue's own steps and points the glue at it.
+  local glue_line
+  for glue_line in 'function __wbg_get_imports() {' 'function __wbg_finalize_init(instance, module) {' \
+    'let wasmModule, wasmInstance, wasm;' 'let cachedDataViewMemory0 = null;' 'let cachedUint8ArrayMemory0 = null;'; do
+    grep -qxF "$glue_line" "$out/pkg/moodwing_edge_browser.js" || { echo "wasm-bindgen's glue: no '$glue_line'" >&2; return 1; }
+  done
   # The worker and the page (which compiles the runtime for it) ask for the runtime by its sha256,
   # and the page for the worker by its own.
   local runtime_sha256 worker_sha256

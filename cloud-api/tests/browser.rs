@@ -374,8 +374,10 @@ async fn the_on_device_model_in_chromium_scores_as_the_component_does() {
     assert_eq!(page["warm_scores"], page["scores"]);
     assert_eq!(page["cut_scores"][0], page["scores"][0]);
     // A redeployed model.json: the load answers at once with the model kept (no round trip before
-    // it), then the worker sees the new model.json, loads it and keeps it for the next load.
+    // it), then the worker sees the new model.json, loads it and keeps it for the next load. The
+    // new model is built in a fresh instance: its copy holds nothing of the tweet scored before.
     let redeployed = &page["redeployed"];
+    assert_eq!(redeployed["kept_holds_tweet"], json!(false), "{redeployed}");
     let (old, new) = (&model["version"], &redeployed["version"]);
     assert_eq!(
         (&redeployed["restored"], &redeployed["first"]),
@@ -386,6 +388,12 @@ async fn the_on_device_model_in_chromium_scores_as_the_component_does() {
     assert_eq!(
         redeployed["next_load"],
         json!({"restored": true, "version": new})
+    );
+    // Then a model.json whose model.onnx does not match the file: the model loaded goes on answering.
+    assert_eq!(
+        redeployed["after_a_broken_one"],
+        json!({"version": new, "score": page["scores"][0]}),
+        "{redeployed}"
     );
     for load in ["cold", "warm"] {
         let error = page["too_long"][load].as_str().unwrap_or_default();

@@ -4,7 +4,8 @@
 // index.html does, and whose worker restores the built model it kept (a file of the origin's
 // private file system) and scores them again; then a third, after that file was cut short; then
 // two more with a redeployed model.json (another version): the first starts with the model kept
-// and changes to the new one, the second restores the new one.
+// and changes to the new one (whose kept copy must not hold the tweet scored meanwhile), the
+// second restores the new one; then one whose model.onnx does not match: the model goes on.
 // The page is one of the site's files, not the app: the app's own worker would fill the cache meanwhile.
 //
 //   node ondevice.mjs <site url> <file of tweets, one JSON string a line>
@@ -25,7 +26,8 @@ const tweets = readFileSync(tweetsFile, "utf8").trim().split("\n").map((line) =>
 // In the page: a worker, the bundle loaded, `texts` scored one at a time. `fromPage`: the page
 // compiles the runtime the worker kept at the first load and hands it over, as index.html does.
 // `awaitVersion`: then the first tweet again until the model answering is that version (10 s).
-async function scoreInPage([texts, fromPage, awaitVersion]) {
+// `afterKept`: the first tweet once more once the load has kept what it built.
+async function scoreInPage([texts, fromPage, awaitVersion, afterKept]) {
   const worker = new Worker("/ondevice/worker.js", { type: "module" });
   const pending = new Map();
   let loaded;
@@ -73,9 +75,14 @@ async function scoreInPage([texts, fromPage, awaitVersion]) {
     laterVersion = answer.prediction?.model.version ?? answer.error;
   }
   await kept; // the next load finds what this one kept
+  const lastAnswer = afterKept && await new Promise((resolve) => {
+    pending.set(-200, resolve);
+    worker.postMessage({ type: "predict", id: -200, text: texts[0] });
+  });
   worker.terminate();
   const { cached, restored, compiled_in: compiledIn, memory_bytes: memoryBytes } = load;
-  return { loadMs, cached, restored, compiledIn, memoryBytes, results, tooLong: tooLong.error ?? null, laterVersion };
+  const afterKeptAnswer = lastAnswer ? (lastAnswer.prediction ?? { error: lastAnswer.error }) : null;
+  return { loadMs, cached, restored, compiledIn, memoryBytes, results, tooLong: tooLong.error ?? null, laterVersion, afterKeptAnswer };
 }
 
 // The built model kept by the worker (after its "ready" answer): its file's name and size; with
@@ -99,6 +106,20 @@ async function keptInstance(cut) {
   return null;
 }
 
+// Whether the kept built model holds any 16 characters of `text` (ASCII) in a row: a freed block
+// keeps its bytes but the allocator's links, written over its start.
+async function keptHolds(text) {
+  const root = await navigator.storage.getDirectory();
+  for await (const [name, handle] of root.entries()) {
+    if (name.startsWith("moodwing-on-device-instance-")) {
+      // windows-1252 decodes each byte to one character, and ASCII to itself.
+      const kept = new TextDecoder("latin1").decode(await (await handle.getFile()).arrayBuffer());
+      return [...text].some((_, at) => at + 16 <= text.length && kept.includes(text.slice(at, at + 16)));
+    }
+  }
+  return null;
+}
+
 await run(async (browser, failures) => {
   const page = await newPage(browser, failures);
   page.setDefaultTimeout(120_000);
@@ -117,9 +138,21 @@ await run(async (browser, failures) => {
     await route.fulfill({ json: { ...card, version } });
   });
   await page.reload();
-  const redeployed = await page.evaluate(scoreInPage, [tweets.slice(0, 1), true, version]);
+  // The tweets scored before the new model is built (in the instance that answered them) must
+  // not be in the copy kept of it.
+  const unkept = "zq unkept tweet 41592 about my lost luggage";
+  const redeployed = await page.evaluate(scoreInPage, [[unkept], true, version]);
+  const keptHoldsTweet = await page.evaluate(keptHolds, unkept);
   await page.reload();
   const afterRedeploy = await page.evaluate(scoreInPage, [tweets.slice(0, 1), true]);
+  // A redeployed model.json whose model.onnx is not the file served: the model that answered goes on.
+  await page.unroute("**/ondevice/model/lstm/model.json");
+  await page.route("**/ondevice/model/lstm/model.json", async (route) => {
+    const card = await (await route.fetch()).json();
+    await route.fulfill({ json: { ...card, version: `${version}+broken`, sha256: { ...card.sha256, "model.onnx": "0".repeat(64) } } });
+  });
+  await page.reload();
+  const broken = await page.evaluate(scoreInPage, [tweets.slice(0, 1), true, null, true]);
   const errors = [cold, warm].flatMap((load) => load.results.filter((r) => r.error));
   if (errors.length) failures.push(`${errors.length} tweets not scored: ${errors[0].error}`);
   console.log(JSON.stringify({
@@ -141,7 +174,9 @@ await run(async (browser, failures) => {
       restored: redeployed.restored,
       first: redeployed.results[0].model.version,
       later: redeployed.laterVersion,
+      kept_holds_tweet: keptHoldsTweet,
       next_load: { restored: afterRedeploy.restored, version: afterRedeploy.results[0].model.version },
+      after_a_broken_one: { version: broken.afterKeptAnswer.model?.version ?? broken.afterKeptAnswer.error, score: broken.afterKeptAnswer.score ?? null },
     },
   }));
 });

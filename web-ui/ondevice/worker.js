@@ -34,7 +34,8 @@
 // Files of other versions are dropped.
 //
 // The build (scripts/lib.sh, build_on_device) puts the wasm-bindgen glue in front of this file
-// and replaces this import: one file for the page to start the worker with.
+// and replaces this import: one file for the page to start the worker with. `freshInstance`
+// below calls two of the glue's own functions, which the build checks are there.
 import init, { initSync, load as build, predict } from "./pkg/moodwing_edge_browser.js";
 
 const CACHE = "moodwing-on-device-v1";
@@ -299,7 +300,7 @@ async function loadModel(fresh = false) {
     await keep(store, { runtimeFile, card: current.card, files, built })
       .catch((error) => console.warn(`not kept for offline use: ${error}`));
     if (current.card.cached) {
-      await revalidate(store, wasm, current.cardSha, initialLength).catch((error) => console.warn(`model.json: ${error}`));
+      await revalidate(store, wasm, current.cardSha).catch((error) => console.warn(`model.json: ${error}`));
     }
     self.postMessage({ type: "kept" });
   });
@@ -308,16 +309,40 @@ async function loadModel(fresh = false) {
 }
 
 // The network's model.json, if it differs from the one the model was loaded from: its bundle is
-// loaded, built in this instance (the predictions until then come from the model loaded first,
-// and say which version they are) and kept. Offline, nothing changes.
-async function revalidate(store, wasm, loadedSha, initialLength) {
+// loaded, built in a fresh instance of the runtime, which then answers (the predictions until
+// then come from the model loaded first, and say which version they are), and kept. Not in the
+// instance that answered so far: its memory holds what is left of the tweets it scored (freed,
+// not cleared), which the kept copy would then hold too. Offline, nothing changes.
+async function revalidate(store, wasm, loadedSha) {
   const response = await fetch(CARD, { cache: "no-store" }).catch(() => null);
   if (!response?.ok) return; // offline, or the site is down: the model loaded stays
   const redeployed = await cardOf({ url: CARD, response, cached: false });
   if (redeployed.cardSha === loadedSha) return;
   const files = await bundle(store, NAMES, redeployed.hashes);
-  const built = buildModel(wasm, { ...redeployed, files, initialLength });
+  const answering = wasm;
+  const fresh = freshInstance();
+  let built;
+  try {
+    built = buildModel(fresh, { ...redeployed, files, initialLength: fresh.memory.buffer.byteLength });
+  } catch (error) {
+    callInto(answering); // the model loaded first goes on answering
+    throw error;
+  }
   await keep(store, { runtimeFile: { cached: true }, card: redeployed.card, files, built });
+}
+
+// The glue calls one instance (its `wasm`), and its initSync makes only the first: a new one of the
+// same module (wasm-bindgen's own steps: its imports, then its start function), which the glue's
+// functions call from now on.
+function freshInstance() {
+  return __wbg_finalize_init(new WebAssembly.Instance(wasmModule, __wbg_get_imports()), wasmModule);
+}
+
+// The glue's functions call `exports`' instance again (an instance already started).
+function callInto(exports) {
+  wasm = exports;
+  cachedDataViewMemory0 = null;
+  cachedUint8ArrayMemory0 = null;
 }
 
 // Started by the page (index.html) with its options in its name: the load starts now, not when
