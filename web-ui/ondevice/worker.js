@@ -305,7 +305,9 @@ async function loadModel(fresh = false) {
     self.postMessage({ type: "kept" });
   });
   const cached = files.every((file) => file.cached);
-  return { wasm, phases, ms: performance.now() - started, cached, restored: !built, compiled_in: compiledIn };
+  // Not the instance itself: one replaced after a redeployment (`revalidate`) is then freed.
+  const memoryBytes = wasm.memory.buffer.byteLength;
+  return { phases, ms: performance.now() - started, cached, restored: !built, compiled_in: compiledIn, memory_bytes: memoryBytes };
 }
 
 // The network's model.json, if it differs from the one the model was loaded from: its bundle is
@@ -361,8 +363,7 @@ self.onmessage = async ({ data }) => {
     if (data.from === "page" && !ready) loadFromPage(data.fresh === true);
     ready ??= loadModel(data.fresh === true);
     try {
-      const { wasm, ...loaded } = await ready;
-      self.postMessage({ type: "ready", ...loaded, memory_bytes: wasm.memory.buffer.byteLength });
+      self.postMessage({ type: "ready", ...(await ready) });
     } catch (error) {
       ready = null;
       self.postMessage({ type: "failed", error: String(error) });
