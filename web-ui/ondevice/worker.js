@@ -315,16 +315,15 @@ async function loadModel(fresh = false) {
 // then come from the model loaded first, and say which version they are), and kept. Not in the
 // instance that answered so far: its memory holds what is left of the tweets it scored (freed,
 // not cleared), which the kept copy would then hold too. Offline, nothing changes.
-async function revalidate(store, wasm, loadedSha) {
+async function revalidate(store, answering, loadedSha) {
   const response = await fetch(CARD, { cache: "no-store" }).catch(() => null);
   if (!response?.ok) return; // offline, or the site is down: the model loaded stays
   const redeployed = await cardOf({ url: CARD, response, cached: false });
   if (redeployed.cardSha === loadedSha) return;
   const files = await bundle(store, NAMES, redeployed.hashes);
-  const answering = wasm;
-  const fresh = freshInstance();
   let built;
   try {
+    const fresh = freshInstance();
     built = buildModel(fresh, { ...redeployed, files, initialLength: fresh.memory.buffer.byteLength });
   } catch (error) {
     callInto(answering); // the model loaded first goes on answering
