@@ -34,8 +34,8 @@
 // Files of other versions are dropped.
 //
 // The build (scripts/lib.sh, build_on_device) puts the wasm-bindgen glue in front of this file
-// and replaces this import: one file for the page to start the worker with. `freshInstance`
-// below calls two of the glue's own functions, which the build checks are there.
+// and replaces this import: one file for the page to start the worker with. `freshInstance` and
+// `callInto` below use the glue's own functions and variables, which the build checks are there.
 import init, { initSync, load as build, predict } from "./pkg/moodwing_edge_browser.js";
 
 const CACHE = "moodwing-on-device-v1";
