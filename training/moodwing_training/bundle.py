@@ -29,6 +29,8 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import onnx
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
 from tokenizers import Tokenizer
 
 from . import report, tracking, tweeteval, vocab
@@ -39,6 +41,8 @@ from .neural import encode
 from .normalize import NORMALIZATION_VERSION, normalize
 from .onnx_export import QUANTIZED_OP_TYPES, OnnxClassifier, quantize
 
+BUNDLE_PATH = "bundle"  # where a version's run holds its bundle
+MODEL_JSON_SHA256 = "bundle.model_json_sha256"  # the version's tag naming its bundle's model.json
 BUNDLE_FORMAT = 2  # 2: threshold, temperature, metrics per reported set
 BUNDLE_FILES = ("model.onnx", "tokenizer.json", "golden.jsonl")
 MODEL_CARD = "model_card.md"  # for people; not part of the contract
@@ -62,6 +66,15 @@ class BundleError(ValueError):
 
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def log_bundle(folder: Path, version: ModelVersion) -> None:
+    """Log a built bundle into `version`'s run and name its model.json on the version, so that
+    `release` can fetch it back from the registry and check it whole."""
+    client = MlflowClient()
+    for file in (*BUNDLE_FILES, "model.json", MODEL_CARD):
+        client.log_artifact(version.run_id, str(folder / file), BUNDLE_PATH)
+    client.set_model_version_tag(version.name, version.version, MODEL_JSON_SHA256, sha256_of(folder / "model.json"))
 
 
 def build(
@@ -188,9 +201,8 @@ def build(
             mlflow.log_metrics(
                 {f"int8_{name}_{k}": v for name, scores in metrics["int8"].items() for k, v in scores.items()}
             )
-            mlflow.log_artifact(str(out / "model.json"), artifact_path="bundle")
-            mlflow.log_artifact(str(out / MODEL_CARD), artifact_path="bundle")
     validate(out)
+    log_bundle(out, model_version)
     return card
 
 

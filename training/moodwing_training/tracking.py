@@ -21,7 +21,8 @@ TRAINING_DIR = Path(__file__).resolve().parent.parent
 
 
 def tracking_uri() -> str:
-    """`MLFLOW_TRACKING_URI` if set, else a SQLite store beside the training package."""
+    """`MLFLOW_TRACKING_URI` if set (the team's tracking server), else a SQLite store beside the
+    training package."""
     return os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{TRAINING_DIR / 'mlflow.db'}")
 
 
@@ -33,7 +34,10 @@ def configure() -> str:
     if experiment is not None:
         mlflow.set_experiment(EXPERIMENT)
         return experiment.experiment_id
-    artifacts = os.environ.get("MOODWING_ARTIFACT_ROOT", (TRAINING_DIR / "mlartifacts").as_uri())
+    artifacts = os.environ.get("MOODWING_ARTIFACT_ROOT")
+    if artifacts is None and not tracking_uri().startswith(("http://", "https://")):
+        artifacts = (TRAINING_DIR / "mlartifacts").as_uri()
+    # A tracking server keeps the artifacts where it was told to (proxied: mlflow-artifacts:/).
     experiment_id = mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts)
     mlflow.set_experiment(EXPERIMENT)
     return experiment_id
