@@ -1,7 +1,8 @@
 // Moodwing's Azure side: Application Insights (workspace-based), the rejection alert and its
 // action group, the feedback API on Container Apps (1 to 3 replicas) with its store in Azure
-// Database for PostgreSQL (Flexible Server), its registry, and the static site for the web page.
-// See infra/README.md.
+// Database for PostgreSQL (Flexible Server, reachable only from the apps' virtual network), the
+// team's MLflow tracking server (runs and registry in the same server, artifacts in Blob Storage),
+// the container registry, and the static site for the web page. See infra/README.md.
 targetScope = 'resourceGroup'
 
 @description('Azure region of every resource.')
@@ -44,6 +45,19 @@ param databasePassword string
 @secure()
 @description('Bearer token of the feedback export (GET /api/feedback/export, the improvement loop); empty: the export is disabled.')
 param operatorToken string = ''
+
+@secure()
+@minLength(16)
+@description('Password of the MLflow server\'s admin user (basic-auth), set when its user store is created.')
+param mlflowAdminPassword string
+
+@secure()
+@minLength(32)
+@description('Key that signs the MLflow UI\'s CSRF tokens.')
+param mlflowSecretKey string
+
+@description('The MLflow server image (infra/mlflow/Dockerfile); the deploy workflow rolls the app to each new tag.')
+param mlflowImage string = 'mcr.microsoft.com/k8se/quickstart:latest'
 
 @description('Most replicas of the feedback API; they share the PostgreSQL store and its outbox.')
 @minValue(1)
@@ -195,8 +209,52 @@ resource pullRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// The feedback store, shared by every replica of the feedback API (TLS required, the server's
-// default). Geo-redundant backups: the feedback is the product's monitoring record.
+// The apps' private network: the Container Apps environment in one subnet, the database in another
+// (delegated to it, reachable only from inside, names resolved by a private DNS zone).
+resource network 'Microsoft.Network/virtualNetworks@2024-01-01' = {
+  name: '${prefix}-vnet'
+  location: location
+  properties: {
+    addressSpace: { addressPrefixes: [ '10.40.0.0/16' ] }
+    subnets: [
+      {
+        name: 'apps'
+        properties: {
+          addressPrefix: '10.40.0.0/23'
+          delegations: [ { name: 'apps', properties: { serviceName: 'Microsoft.App/environments' } } ]
+          // The MLflow server reaches its artifacts' storage account through the Azure backbone.
+          serviceEndpoints: [ { service: 'Microsoft.Storage' } ]
+        }
+      }
+      {
+        name: 'database'
+        properties: {
+          addressPrefix: '10.40.2.0/28'
+          delegations: [ { name: 'database', properties: { serviceName: 'Microsoft.DBforPostgreSQL/flexibleServers' } } ]
+        }
+      }
+    ]
+  }
+}
+
+resource databaseDns 'Microsoft.Network/privateDnsZones@2020-06-01' = {
+  name: '${prefix}.private.postgres.database.azure.com'
+  location: 'global'
+}
+
+resource databaseDnsLink 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06-01' = {
+  parent: databaseDns
+  name: '${prefix}-vnet'
+  location: 'global'
+  properties: {
+    registrationEnabled: false
+    virtualNetwork: { id: network.id }
+  }
+}
+
+// The feedback store, shared by every replica of the feedback API, and the MLflow server's store.
+// Private access only (no public endpoint, no firewall rule); TLS required. Geo-redundant backups:
+// the feedback is the product's monitoring record.
 resource database 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   name: '${prefix}-db-${take(unique, 8)}'
   location: location
@@ -208,8 +266,19 @@ resource database 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
     storage: { storageSizeGB: 32, autoGrow: 'Enabled' }
     backup: { backupRetentionDays: 14, geoRedundantBackup: 'Enabled' }
     highAvailability: { mode: 'Disabled' }
-    network: { publicNetworkAccess: 'Enabled' }
+    network: {
+      publicNetworkAccess: 'Disabled'
+      delegatedSubnetResourceId: network.properties.subnets[1].id
+      privateDnsZoneArmResourceId: databaseDns.id
+    }
   }
+  dependsOn: [ databaseDnsLink ]
+}
+
+resource databaseTls 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
+  parent: database
+  name: 'require_secure_transport'
+  properties: { value: 'on', source: 'user-override' }
 }
 
 resource feedbackDatabase 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
@@ -218,20 +287,31 @@ resource feedbackDatabase 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2
   properties: { charset: 'UTF8', collation: 'en_US.utf8' }
 }
 
-// Container Apps outside a virtual network reach the server through Azure's addresses (the
-// special 0.0.0.0 rule); a VNet with a private endpoint is the next step (infra/README.md).
-resource databaseFromAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = {
+// MLflow's runs and model registry, and its users and permissions (basic-auth).
+resource mlflowDatabase 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
   parent: database
-  name: 'AllowAzureServices'
-  properties: { startIpAddress: '0.0.0.0', endIpAddress: '0.0.0.0' }
+  name: 'mlflow'
+  properties: { charset: 'UTF8', collation: 'en_US.utf8' }
+}
+
+resource mlflowAuthDatabase 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
+  parent: database
+  name: 'mlflow_auth'
+  properties: { charset: 'UTF8', collation: 'en_US.utf8' }
 }
 
 var databaseUrl = 'host=${database.properties.fullyQualifiedDomainName} port=5432 dbname=${feedbackDatabase.name} user=moodwing password=${databasePassword} sslmode=require'
+var databaseRoot = 'postgresql://moodwing:${uriComponent(databasePassword)}@${database.properties.fullyQualifiedDomainName}:5432'
 
 resource environment 'Microsoft.App/managedEnvironments@2024-03-01' = {
   name: '${prefix}-env'
   location: location
   properties: {
+    vnetConfiguration: {
+      infrastructureSubnetId: network.properties.subnets[0].id
+      internal: false
+    }
+    workloadProfiles: [ { name: 'Consumption', workloadProfileType: 'Consumption' } ]
     appLogsConfiguration: {
       destination: 'log-analytics'
       logAnalyticsConfiguration: {
@@ -254,6 +334,7 @@ resource cloudApi 'Microsoft.App/containerApps@2024-03-01' = {
   }
   properties: {
     managedEnvironmentId: environment.id
+    workloadProfileName: 'Consumption'
     configuration: {
       ingress: {
         external: true
@@ -321,6 +402,133 @@ resource cloudApi 'Microsoft.App/containerApps@2024-03-01' = {
   dependsOn: [ pullRole ]
 }
 
+// The team's MLflow tracking server (infra/mlflow): artifacts proxied to a private blob container,
+// reached with its own managed identity (no storage key anywhere); users sign in (basic-auth).
+resource mlflowIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${prefix}-mlflow'
+  location: location
+}
+
+resource mlflowPullRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(registry.id, mlflowIdentity.id, acrPullRole)
+  scope: registry
+  properties: {
+    roleDefinitionId: acrPullRole
+    principalId: mlflowIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource artifacts 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  // checkov:skip=CKV_AZURE_43: the name is computed (lower-case letters and digits, at most 23: the prefix has at most 11), which checkov cannot evaluate
+  name: toLower('${prefix}ml${take(unique, 10)}')
+  location: location
+  sku: { name: 'Standard_GRS' }
+  kind: 'StorageV2'
+  properties: {
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    networkAcls: {
+      defaultAction: 'Deny'
+      bypass: 'AzureServices'
+      virtualNetworkRules: [ { id: network.properties.subnets[0].id, action: 'Allow' } ]
+    }
+  }
+}
+
+// Versioning and soft delete: an overwritten or deleted model file can be brought back for 30 days.
+resource artifactsBlobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: artifacts
+  name: 'default'
+  properties: {
+    isVersioningEnabled: true
+    deleteRetentionPolicy: { enabled: true, days: 30 }
+    containerDeleteRetentionPolicy: { enabled: true, days: 30 }
+  }
+}
+
+resource artifactsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: artifactsBlobs
+  name: 'mlflow'
+  properties: { publicAccess: 'None' }
+}
+
+var blobDataContributor = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'ba92f5b4-2d11-453d-a403-e96b0029c9fe')
+
+resource mlflowBlobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(artifacts.id, mlflowIdentity.id, blobDataContributor)
+  scope: artifacts
+  properties: {
+    roleDefinitionId: blobDataContributor
+    principalId: mlflowIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource mlflow 'Microsoft.App/containerApps@2024-03-01' = {
+  name: '${prefix}-mlflow'
+  location: location
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${mlflowIdentity.id}': {} }
+  }
+  properties: {
+    managedEnvironmentId: environment.id
+    workloadProfileName: 'Consumption'
+    configuration: {
+      ingress: {
+        external: true
+        targetPort: 5000
+        transport: 'http'
+        allowInsecure: false
+      }
+      registries: [
+        {
+          server: registry.properties.loginServer
+          identity: mlflowIdentity.id
+        }
+      ]
+      secrets: [
+        { name: 'backend-store-uri', value: '${databaseRoot}/${mlflowDatabase.name}?sslmode=require' }
+        { name: 'auth-database-uri', value: '${databaseRoot}/${mlflowAuthDatabase.name}?sslmode=require' }
+        { name: 'admin-password', value: mlflowAdminPassword }
+        { name: 'secret-key', value: mlflowSecretKey }
+      ]
+    }
+    template: {
+      containers: [
+        {
+          name: 'mlflow'
+          image: mlflowImage
+          resources: { cpu: json('0.5'), memory: '1Gi' }
+          env: [
+            { name: 'MLFLOW_BACKEND_STORE_URI', secretRef: 'backend-store-uri' }
+            { name: 'MLFLOW_AUTH_DATABASE_URI', secretRef: 'auth-database-uri' }
+            { name: 'MLFLOW_AUTH_ADMIN_PASSWORD', secretRef: 'admin-password' }
+            { name: 'MLFLOW_FLASK_SERVER_SECRET_KEY', secretRef: 'secret-key' }
+            { name: 'MLFLOW_ARTIFACTS_DESTINATION', value: 'wasbs://${artifactsContainer.name}@${artifacts.name}.blob.${environment().suffixes.storage}/artifacts' }
+            { name: 'AZURE_CLIENT_ID', value: mlflowIdentity.properties.clientId }
+            { name: 'MLFLOW_ALLOWED_HOSTS', value: '${prefix}-mlflow.${environment.properties.defaultDomain}' }
+          ]
+          probes: [
+            {
+              type: 'Liveness'
+              httpGet: { path: '/health', port: 5000 }
+              periodSeconds: 30
+            }
+          ]
+        }
+      ]
+      // One replica: basic-auth's first start creates the admin user, and runs are few.
+      scale: { minReplicas: 1, maxReplicas: 1 }
+    }
+  }
+  dependsOn: [ mlflowPullRole, mlflowBlobRole ]
+}
+
 resource site 'Microsoft.Web/staticSites@2023-12-01' = {
   name: '${prefix}-web'
   location: siteLocation
@@ -330,5 +538,6 @@ resource site 'Microsoft.Web/staticSites@2023-12-01' = {
 
 output appInsightsName string = appInsights.name
 output cloudApiUrl string = 'https://${cloudApi.properties.configuration.ingress.fqdn}'
+output mlflowUrl string = 'https://${mlflow.properties.configuration.ingress.fqdn}'
 output registryName string = registry.name
 output siteUrl string = 'https://${site.properties.defaultHostname}'
