@@ -331,24 +331,29 @@ def improve(
             client.set_registered_model_alias(name, tracking.CHAMPION, challenger.version)
         print(comparison_markdown(comparisons, decision), flush=True)
         if decision.promote:
-            bundle = f"python -m moodwing_training.bundle --model {name} --out ../edge-model/models/{approach}"
-            print(f"[improve] {name}@champion -> v{challenger.version}: build its bundle with {bundle}", flush=True)
+            bundle = f"python -m moodwing_training.bundle --model {name} --version {challenger.version} --out DIR"
+            print(
+                f"[improve] {name}@champion -> v{challenger.version}: build its bundle ({bundle}), then release it "
+                f"(python -m moodwing_training.release --model {name}); moodwing_training.loop does both",
+                flush=True,
+            )
         else:
             print(f"[improve] {name}@champion stays v{champion.version}", flush=True)
     return Outcome(data.version, str(champion.version), challenger.version, decision, comparisons, parent.info.run_id)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--feedback", type=Path, required=True, help="the cloud-api's export (NDJSON)")
-    parser.add_argument("--approach", choices=train.APPROACHES, default="lstm", help="default: the served lstm")
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The loop's options (also `loop`'s): the slice's split and weight, and how to retrain."""
     parser.add_argument("--holdout-percent", type=int, default=30, help="share of the feedback held out (default 30)")
     parser.add_argument("--weight", type=int, default=10, help="times each feedback tweet is trained on (default 10)")
     parser.add_argument("--tweeteval", type=Path, default=train.AUTO, help="as for train ('none' to leave it out)")
     parser.add_argument("--teacher", default=distill.DEFAULT_TEACHER, help="lstm only, as for train")
     parser.add_argument("--sample", type=int, help="train on N corpus tweets only (smoke runs and tests)")
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args(argv)
+
+
+def options_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[train.Options, int, int]:
+    """`add_options`' values, checked: the training options, the held-out percent and the weight."""
     if not 1 <= args.holdout_percent <= 90 or args.weight < 1:
         parser.error("--holdout-percent must be 1 to 90 and --weight at least 1")
     options = train.Options(
@@ -357,7 +362,17 @@ def main(argv: list[str] | None = None) -> None:
         threads=args.threads,
         teacher=None if args.teacher == "none" else args.teacher,
     )
-    improve(args.approach, args.feedback, options, args.holdout_percent, args.weight)
+    return options, args.holdout_percent, args.weight
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--feedback", type=Path, required=True, help="the cloud-api's export (NDJSON)")
+    parser.add_argument("--approach", choices=train.APPROACHES, default="lstm", help="default: the served lstm")
+    add_options(parser)
+    args = parser.parse_args(argv)
+    options, holdout_percent, weight = options_from(parser, args)
+    improve(args.approach, args.feedback, options, holdout_percent, weight)
 
 
 if __name__ == "__main__":
