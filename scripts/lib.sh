@@ -66,22 +66,22 @@ rust_tools() { # the wasm target, wasmtime (the WebAssembly host) and wac (compo
 }
 
 WASM_BINDGEN_VERSION=0.2.130 # must equal the wasm-bindgen in Cargo.lock
-TRUNK_VERSION=0.21.14
 
-web_tools() { # what builds the SPA: the wasm target, wasm-bindgen-cli and trunk, once into the tools cache
+web_tools() { # what builds the SPA and the on-device runtime: the wasm target and wasm-bindgen-cli, once into the tools cache
   rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
   if ! "$TOOLS/bin/wasm-bindgen" --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION"; then
     echo "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION into $TOOLS (a few minutes, once)"
     cargo install --force --root "$TOOLS" "wasm-bindgen-cli@$WASM_BINDGEN_VERSION"
   fi
-  if ! "$TOOLS/bin/trunk" --version 2>/dev/null | grep -q " $TRUNK_VERSION"; then
-    echo "installing trunk $TRUNK_VERSION into $TOOLS (about 5 minutes, once)"
-    cargo install --locked --root "$TOOLS" "trunk@$TRUNK_VERSION"
-  fi
 }
 
-build_web_ui() { # web-ui/dist: the SPA, built offline with the tools above (never downloaded by trunk), and its on-device model
-  (cd "$ROOT/web-ui" && PATH="$TOOLS/bin:$PATH" "$TOOLS/bin/trunk" build --release --offline --locked)
+build_web_ui() { # web-ui/dist: the SPA (cargo, wasm-bindgen, scripts/build_spa.py) and its on-device model
+  cargo build --release --locked --target wasm32-unknown-unknown -p moodwing-web-ui
+  local bindgen="$ROOT/target/web-ui-bindgen"
+  rm -rf "$bindgen"
+  "$TOOLS/bin/wasm-bindgen" --target web --no-typescript --out-dir "$bindgen" \
+    "$ROOT/target/wasm32-unknown-unknown/release/moodwing-web-ui.wasm"
+  python3 "$ROOT/scripts/build_spa.py" "$ROOT/web-ui" "$bindgen" "$ROOT/web-ui/dist"
   build_on_device "$ROOT/web-ui/dist"
 }
 

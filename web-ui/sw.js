@@ -1,5 +1,5 @@
 // The page's service worker: after one visit, Moodwing opens and predicts with the network cut.
-// A file whose name carries its content's hash (trunk's `name-<hash>.ext`, the on-device worker's
+// A file whose name carries its content's hash (`name-<hash>.ext`, scripts/build_spa.py; the on-device worker's
 // `?sha256=`) never changes: it is answered from the cache, asked of the network only the first
 // time. Other same-origin GETs (the page, config.json) go to the network first (a redeployment is
 // seen at once) and are kept; offline, the kept copy answers. The worker learns the shell's names

@@ -1,7 +1,7 @@
 //! End to end, in a real headless Chromium: the built SPA, the real custom-model component under
 //! `wasmtime serve`, the real cloud-api binary and a TLS ingestion receiver that checks envelopes.
 //!
-//! Needs what `scripts/test.sh` builds first: `web-ui/dist` (trunk), `target/components`, wasmtime,
+//! Needs what `scripts/test.sh` builds first: `web-ui/dist` (`build_web_ui`), `target/components`, wasmtime,
 //! `node_modules` (playwright-core) and /usr/bin/chromium; hence behind the
 //! `browser-e2e` feature, so a plain `cargo test` does not depend on them.
 
@@ -26,7 +26,7 @@ impl StaticSite {
     fn start(port: u16, dist: &Path, dir: &Path, config: &Value) -> Self {
         assert!(
             dist.join("index.html").is_file(),
-            "{} is missing: build the SPA with `trunk build --release` in web-ui (scripts/test.sh does)",
+            "{} is missing: build the SPA with `build_web_ui` of scripts/lib.sh (scripts/test.sh does)",
             dist.display()
         );
         let site = dir.join("site");
