@@ -159,14 +159,15 @@ def build(out: Path) -> None:
     )
     slide(
         deck,
-        "Model registry and the bundle",
+        "One model registry for the team",
         [
-            "Each approach registered; best validation ROC-AUC carries the alias champion",
-            "One command builds a bundle from the champion:",
+            "One MLflow server: PostgreSQL store, artifacts in Azure Blob, sign-in; on Container Apps",
+            "Best validation ROC-AUC carries the alias champion; its bundle is stored in the registry:",
             "  model.onnx + tokenizer.json + model.json (metrics, run id, data provenance, SHA-256)",
+            "release: the registry's champion becomes edge-model/models/, byte for byte, in a pull request",
             "The bundle is the contract: Rust must match onnxruntime within 1e-3 on 200 golden tweets",
         ],
-        "docs/screenshots/mlflow/05-model-champion-alias.png",
+        "docs/screenshots/mlflow/06-team-registry.png",
     )
     slide(
         deck,
@@ -175,7 +176,7 @@ def build(out: Path) -> None:
             "Edge: Spin WebAssembly component (Rust: tokenizers + tract) on Fermyon Cloud, spin deploy",
             "  /api/predict (BiLSTM) and /api/bert/predict (MiniLM); pre-initialised with wizer",
             "Web page: yew single-page app on Azure Static Web Apps",
-            "Feedback API: Rust (axum) on Azure Container Apps, SQLite outbox on Azure Files",
+            "Feedback API: Rust (axum) on Azure Container Apps, PostgreSQL outbox, private network",
             "Application Insights + scheduled-query alert, all described in Bicep",
             "CI: one test script (Python, Rust, WASM host, headless browser); deploy only from main after CI",
         ],
@@ -206,11 +207,12 @@ def build(out: Path) -> None:
         deck,
         "Improving the model from its rejections",
         [
-            "python -m moodwing_training.improve --feedback export.ndjson (the cloud-api's export)",
+            "Weekly workflow: python -m moodwing_training.loop (export, improve, bundle, release)",
             "Slice: corrected labels, one per tweet, none from the evaluation sets; 30 % held out; versioned",
             "Challenger: retrained as the champion was, with the slice; alias challenger in MLflow",
             "Promoted only if it fixes significantly more held-out tweets than it breaks (McNemar)",
             "  and loses no more than the noise band on every test split",
+            "Promoted: the new bundle arrives as a pull request; merging it deploys it",
             "Tested: systematic #stillwaiting errors 30 % → 97 %, promoted; random labels, kept",
         ],
     )

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Retakes the docs' screenshots in headless Chromium (the SPA's come from the browser test):
-#   docs/screenshots/mlflow/   the MLflow UI on training/mlflow.db (runs, comparison, registry)
+#   docs/screenshots/mlflow/   the MLflow UI on training/mlflow.db (runs, comparison, registry), and
+#                              the team's server with the committed bundles registered
 #   docs/screenshots/terminal/ a test run, and the cloud-api's alert firing on 3 rejections
 # Needs a trained training/mlflow.db, the venv, node_modules and Chromium (scripts/test.sh installs them).
 set -euo pipefail
@@ -25,6 +26,11 @@ echo "==> MLflow UI"
   --default-artifact-root ./mlartifacts --host 127.0.0.1 --port 5055) >/dev/null 2>&1 & pids+=($!)
 wait_for http://127.0.0.1:5055/health
 node docs/tools/mlflow-screenshots.mjs http://127.0.0.1:5055 "$out/mlflow"
+
+echo "==> the team's registry (a real MLflow server: PostgreSQL, Azurite, basic-auth)"
+postgres_server >/dev/null
+MOODWING_REGISTRY_SCREENSHOT="$ROOT/$out/mlflow/06-team-registry.png" \
+  "$VENV/bin/python" -m pytest training/tests/test_registry.py -q -k committed_bundles
 
 echo "==> a test run"
 cargo test -p moodwing-cloud-api --locked --test feedback_api --test faults 2>&1 | grep -E "^(running|test |test result)" \
