@@ -26,13 +26,10 @@ from mlflow.exceptions import MlflowException
 
 from . import tracking
 from .bundle import BUNDLE_PATH, MODEL_JSON_SHA256, BundleError, log_bundle, sha256_of, validate
+from .tracking import RegistryError, aliases_of
 
 ORIGINAL_RUN_ID = "original_run_id"
 MODELS_DIR = tracking.TRAINING_DIR.parent / "edge-model" / "models"
-
-
-class RegistryError(RuntimeError):
-    """The registry cannot give what was asked, or what it gives does not check out."""
 
 
 def find_version(card: dict) -> ModelVersion | None:
@@ -46,36 +43,9 @@ def find_version(card: dict) -> ModelVersion | None:
     return max(matches, key=lambda version: int(version.version), default=None)
 
 
-def aliases_of(name: str) -> dict[str, str] | None:
-    """A registered model's aliases (alias -> version), or None when the registry has no such model."""
-    try:
-        return dict(MlflowClient().get_registered_model(name).aliases)
-    except MlflowException as error:
-        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
-            raise
-        return None
-
-
-def resolve(name: str, alias: str | None, version: str | None) -> ModelVersion:
-    aliases = aliases_of(name)
-    if aliases is None:
-        raise RegistryError(f"the registry has no model {name}")
-    if version is None:
-        alias = alias or tracking.CHAMPION
-        if alias not in aliases:
-            raise RegistryError(f"the registry has no {name} alias @{alias}")
-        version = aliases[alias]
-    try:
-        return MlflowClient().get_model_version(name, version)
-    except MlflowException as error:
-        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
-            raise
-        raise RegistryError(f"the registry has no {name} version {version}") from None
-
-
 def fetch(name: str, alias: str | None, version: str | None, out: Path) -> tuple[ModelVersion, dict]:
     """Download a registered version's bundle, check it whole, then (only then) replace `out` with it."""
-    model_version = resolve(name, alias, version)
+    model_version = tracking.resolve(name, alias, version)
     label = f"{name} v{model_version.version}"
     expected = model_version.tags.get(MODEL_JSON_SHA256)
     if expected is None:

@@ -65,11 +65,36 @@ def _selection_score(client: MlflowClient, version: ModelVersion) -> float:
     return client.get_run(version.run_id).data.metrics[SELECTION_METRIC]
 
 
+class RegistryError(RuntimeError):
+    """The registry cannot give what was asked, or what it gives does not check out."""
+
+
+def aliases_of(name: str) -> dict[str, str] | None:
+    """A registered model's aliases (alias -> version), or None when the registry has no such model."""
+    try:
+        return dict(MlflowClient().get_registered_model(name).aliases)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        return None
+
+
 def resolve(name: str, alias: str | None = CHAMPION, version: str | None = None) -> ModelVersion:
-    client = MlflowClient()
-    if version is not None:
-        return client.get_model_version(name, version)
-    return client.get_model_version_by_alias(name, alias or CHAMPION)
+    """A registered version, by number or else by alias (`champion` by default)."""
+    aliases = aliases_of(name)
+    if aliases is None:
+        raise RegistryError(f"the registry has no model {name}")
+    if version is None:
+        alias = alias or CHAMPION
+        if alias not in aliases:
+            raise RegistryError(f"the registry has no {name} alias @{alias}")
+        version = aliases[alias]
+    try:
+        return MlflowClient().get_model_version(name, version)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        raise RegistryError(f"the registry has no {name} version {version}") from None
 
 
 def load_registered(name: str, version: str, workdir: Path) -> tuple[Callable[[list[str]], np.ndarray], float]:
