@@ -114,8 +114,9 @@ def run_loop(
             )
         except Exception as error:
             # A champion must be releasable: whatever stopped its bundle, the promotion is undone.
-            MlflowClient().set_registered_model_alias(name, tracking.CHAMPION, outcome.champion_version)
-            MlflowClient().set_tag(outcome.run_id, "decision", "promoted, then restored: its bundle failed")
+            client = MlflowClient()
+            client.set_registered_model_alias(name, tracking.CHAMPION, outcome.champion_version)
+            client.set_tag(outcome.run_id, "decision", "promoted, then restored: its bundle failed")
             raise LoopError(
                 f"v{outcome.challenger_version} was promoted but its bundle fails its contract ({error}); "
                 f"{name}@{tracking.CHAMPION} is v{outcome.champion_version} again"

@@ -24,12 +24,12 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from . import tracking
+from . import report, tracking
 from .bundle import BUNDLE_PATH, MODEL_JSON_SHA256, BundleError, log_bundle, sha256_of, validate
 from .tracking import RegistryError, aliases_of
 
 ORIGINAL_RUN_ID = "original_run_id"
-MODELS_DIR = tracking.TRAINING_DIR.parent / "edge-model" / "models"
+MODELS_DIR = report.BUNDLES  # the committed bundles
 
 
 def find_version(card: dict) -> ModelVersion | None:
@@ -126,13 +126,17 @@ def register(folder: Path) -> ModelVersion:
     return client.get_model_version(card["name"], version.version)
 
 
+def committed(models_dir: Path) -> list[tuple[Path, dict]]:
+    """The committed bundles' folders and model.json, each checked against its contract."""
+    return [(folder, validate(folder)) for folder in sorted(path.parent for path in models_dir.glob("*/model.json"))]
+
+
 def seed(models_dir: Path = MODELS_DIR) -> list[str]:
     """Register every committed bundle the registry does not hold; `champion` where a model has none."""
     tracking.configure()
     client = MlflowClient()
     said = []
-    for folder in sorted(path.parent for path in models_dir.glob("*/model.json")):
-        card = validate(folder)
+    for folder, card in committed(models_dir):
         known = find_version(card)
         if known is None:
             known = register(folder)
@@ -147,8 +151,7 @@ def check(models_dir: Path = MODELS_DIR) -> list[str]:
     """Each committed bundle matches its model.json and is, byte for byte, the registry version it names."""
     tracking.configure()
     said = []
-    for folder in sorted(path.parent for path in models_dir.glob("*/model.json")):
-        card = validate(folder)
+    for folder, card in committed(models_dir):
         version = find_version(card)
         if version is None:
             raise RegistryError(

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from . import registry, tracking
-from .bundle import sha256_of
+from .bundle import MODEL_JSON_SHA256
 
 BLOG_TOOL = tracking.TRAINING_DIR.parent / "docs" / "tools" / "blog.py"
 
@@ -26,9 +26,11 @@ def release(name: str, alias: str | None, version: str | None, out: Path | None)
     approach = name.removeprefix("moodwing-")
     target = out or registry.MODELS_DIR / approach
     model_version, card = registry.fetch(name, alias, version, target)
+    # fetch checked every file against these digests, and model.json against the version's tag.
+    digests = {**card["sha256"], "model.json": model_version.tags[MODEL_JSON_SHA256]}
     said = [
         f"{name} v{model_version.version} (run {model_version.run_id}) -> {target}",
-        *(f"  {file}  sha256 {sha256_of(target / file)}" for file in [*sorted(card["sha256"]), "model.json"]),
+        *(f"  {file}  sha256 {digest}" for file, digest in sorted(digests.items())),
     ]
     if target.resolve().parent == registry.MODELS_DIR.resolve() and BLOG_TOOL.is_file():
         subprocess.run([sys.executable, str(BLOG_TOOL), "write"], check=True, cwd=BLOG_TOOL.parent)

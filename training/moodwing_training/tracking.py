@@ -51,11 +51,8 @@ def promote_if_best(name: str, version: ModelVersion) -> bool:
     """Give `version` the `champion` alias if its validation ROC-AUC beats the current champion's."""
     client = MlflowClient()
     score = _selection_score(client, version)
-    try:
-        current = client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        current = None
-    if current is not None and _selection_score(client, current) >= score:
+    current = (aliases_of(name) or {}).get(CHAMPION)
+    if current is not None and _selection_score(client, client.get_model_version(name, current)) >= score:
         return False
     client.set_registered_model_alias(name, CHAMPION, version.version)
     return True

@@ -206,11 +206,15 @@ def server(tmp_path_factory) -> Server:
         admin.close()
 
 
-@pytest.fixture
-def as_client(server, monkeypatch) -> Server:
+def talk_to(server: Server, patch: pytest.MonkeyPatch) -> Server:
     """This process talks to the server as a team member does: through the environment."""
     for name, value in server.env().items():
         if name.startswith("MLFLOW_"):
-            monkeypatch.setenv(name, value)
-    monkeypatch.delenv("MOODWING_ARTIFACT_ROOT", raising=False)
+            patch.setenv(name, value)
+    patch.delenv("MOODWING_ARTIFACT_ROOT", raising=False)
     return server
+
+
+@pytest.fixture
+def as_client(server, monkeypatch) -> Server:
+    return talk_to(server, monkeypatch)

@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, free_port, wait_until_up
+from conftest import ROOT, free_port, talk_to, wait_until_up
 from mlflow import MlflowClient
 
 from moodwing_training import data, tracking, train
@@ -37,10 +37,7 @@ def champion(server) -> str:
             pytest.fail(f"{CLOUD_API} is missing (cargo build -p moodwing-cloud-api)")
         pytest.skip(f"{CLOUD_API} is missing (cargo build -p moodwing-cloud-api)")
     patch = pytest.MonkeyPatch()
-    for name, value in server.env().items():
-        if name.startswith("MLFLOW_"):
-            patch.setenv(name, value)
-    patch.delenv("MOODWING_ARTIFACT_ROOT", raising=False)
+    talk_to(server, patch)
     registered = train.train_and_register("lstm", OPTIONS)
     patch.undo()
     assert registered.champion
